@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine: `make build` and `make test`.
+# Overrides (Make variables, also read from the environment): EVENTS, DB, OUT.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+SAMPLE_EVENTS := data/al_updated_testdata.parquet
+EVENTS ?= $(SAMPLE_EVENTS)
+DB ?= warehouse/funnel.duckdb
+OUT ?= output
+
+.PHONY: build test bench check clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[dev]"
+	touch $@
+
+# Sample data is generated only when the default input is used and missing.
+$(SAMPLE_EVENTS): | $(INSTALLED)
+	$(BIN)/funnel-anomalies sample-data --output $@
+
+build: $(INSTALLED) $(if $(filter $(SAMPLE_EVENTS),$(EVENTS)),$(SAMPLE_EVENTS))
+	$(BIN)/funnel-anomalies build --events "$(EVENTS)" --db "$(DB)" --out "$(OUT)"
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+bench: $(INSTALLED)
+	$(BIN)/python -m funnel_anomalies.bench
+
+check: $(INSTALLED)
+	$(BIN)/ruff check python tests
+	$(BIN)/ruff format --check python tests
+	$(MAKE) test
+
+clean:
+	rm -rf $(VENV) warehouse output dbt_project/target dbt_project/logs

@@ -1,0 +1,58 @@
+-- OS family per distinct (user agent, device_type) pair: classifying the few thousand
+-- distinct pairs and joining back is far cheaper than matching rules on every event.
+with
+
+events as (
+    select * from {{ ref('int_events_deduplicated') }}
+),
+
+rules as (
+    select * from {{ ref('device_os_rules') }}
+),
+
+user_agents as (
+    select distinct
+        user_agent,
+        device_type,
+    from events
+),
+
+os_families as (
+    select distinct os_family from rules
+    union
+    select 'Other'
+),
+
+matched as (
+    select
+        user_agents.user_agent,
+        user_agents.device_type,
+        -- The first matching rule wins: iPhone user agents also say "like Mac OS X" and
+        -- Android ones say "Linux", so the order in the seed matters.
+        arg_min(rules.os_family, rules.priority) as os_family_from_user_agent,
+    from user_agents
+    left join rules
+        on contains(lower(user_agents.user_agent), rules.user_agent_contains)
+    group by all
+),
+
+classified as (
+    select
+        matched.user_agent,
+        matched.device_type,
+        case
+            when matched.user_agent is not null
+                then coalesce(matched.os_family_from_user_agent, 'Other')
+            -- Without a user agent, device_type counts only when it already names a family.
+            else coalesce(os_families.os_family, 'Other')
+        end as device,
+    from matched
+    left join os_families
+        on lower(matched.device_type) = lower(os_families.os_family)
+),
+
+final as (
+    select * from classified
+)
+
+select * from final

@@ -1,0 +1,89 @@
+-- Events per shop, hour, metric and dimension value, zero-filled over each shop's hours.
+with
+
+funnel_events as (
+    select * from {{ ref('int_funnel_events') }}
+),
+
+shop_hours as (
+    select * from {{ ref('int_shop_hours_spined') }}
+),
+
+event_metrics as (
+    select * from {{ ref('event_name_metrics') }}
+),
+
+counted_by_segment as (
+    select
+        shop,
+        hour_at,
+        metric,
+        geography,
+        device,
+        utm_source,
+        utm_medium,
+        count(*) as events,
+    from funnel_events
+    group by all
+),
+
+counted_by_dimension as (
+    select shop, hour_at, metric, 'total' as dimension, 'all' as dimension_value,
+        sum(events) as events,
+    from counted_by_segment
+    group by all
+    union all
+    select shop, hour_at, metric, 'geography', geography, sum(events),
+    from counted_by_segment
+    group by all
+    union all
+    select shop, hour_at, metric, 'device', device, sum(events),
+    from counted_by_segment
+    group by all
+    union all
+    -- Marketing dimensions describe how a visitor arrived: landing page views only.
+    select shop, hour_at, metric, 'utm_source', utm_source, sum(events),
+    from counted_by_segment
+    where metric = 'landing_page_views'
+    group by all
+    union all
+    select shop, hour_at, metric, 'utm_medium', utm_medium, sum(events),
+    from counted_by_segment
+    where metric = 'landing_page_views'
+    group by all
+),
+
+-- A series exists from the shop's first hour once its value was ever seen; every metric's
+-- total exists for every shop, even a metric the shop never sent.
+series as (
+    select distinct shop, metric, dimension, dimension_value,
+    from counted_by_dimension
+    union
+    select shops.shop, metrics.metric, 'total', 'all',
+    from (select distinct shop from shop_hours) as shops
+    cross join (select distinct metric from event_metrics) as metrics
+),
+
+zero_filled as (
+    select
+        series.shop,
+        shop_hours.hour_at,
+        series.metric,
+        series.dimension,
+        series.dimension_value,
+        coalesce(counted_by_dimension.events, 0) as events,
+    from series
+    inner join shop_hours using (shop)
+    left join counted_by_dimension
+        on series.shop = counted_by_dimension.shop
+        and shop_hours.hour_at = counted_by_dimension.hour_at
+        and series.metric = counted_by_dimension.metric
+        and series.dimension = counted_by_dimension.dimension
+        and series.dimension_value = counted_by_dimension.dimension_value
+),
+
+final as (
+    select * from zero_filled
+)
+
+select * from final

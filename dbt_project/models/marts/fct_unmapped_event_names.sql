@@ -1,0 +1,29 @@
+-- Event names that map to no funnel metric: ignored, but listed so that a new pixel event
+-- (or a renamed one) is noticed and can be added to the event_name_metrics seed.
+with
+
+events as (
+    select * from {{ ref('int_events_deduplicated') }}
+),
+
+event_metrics as (
+    select * from {{ ref('event_name_metrics') }}
+),
+
+unmapped as (
+    select
+        events.shop,
+        events.event_name,
+        count(*) as events,
+        min(events.event_at) as first_seen_at,
+        max(events.event_at) as last_seen_at,
+    from events
+    anti join event_metrics using (event_name)
+    group by all
+),
+
+final as (
+    select * from unmapped
+)
+
+select * from final

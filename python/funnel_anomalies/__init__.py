@@ -1,0 +1,1 @@
+"""Hourly funnel anomaly detection for storefront events."""

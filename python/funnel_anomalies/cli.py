@@ -1,0 +1,46 @@
+"""Command line: parses arguments, calls the library, reports errors in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from funnel_anomalies import pipeline, sample_data
+from funnel_anomalies.errors import InputError, PipelineError
+from funnel_anomalies.project import DEFAULT_DB, DEFAULT_EVENTS, DEFAULT_OUT
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+
+@app.command()
+def build(
+    events: str = typer.Option(str(DEFAULT_EVENTS), help="Parquet file, glob or folder."),
+    db: Path = typer.Option(DEFAULT_DB, help="DuckDB file to publish."),
+    out: Path = typer.Option(DEFAULT_OUT, help="Folder for reports and the chart."),
+) -> None:
+    """Check the events, build every model and test, and publish the database."""
+    try:
+        published = pipeline.build(events, db)
+    except (InputError, PipelineError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"published {published}")
+
+
+@app.command("sample-data")
+def sample_data_command(
+    output: Path = typer.Option(DEFAULT_EVENTS, help="Parquet file to write."),
+    shops: int = typer.Option(3, help="Number of shops, largest first (1-4)."),
+    days: int = typer.Option(56, help="Days of history."),
+    events: int = typer.Option(3_300_000, help="Approximate number of raw events."),
+    seed: int = typer.Option(7, help="Random seed: the same seed gives the same file."),
+) -> None:
+    """Generate raw events with labelled incidents (labels JSON beside the file)."""
+    spec = sample_data.default_spec(shops=shops, days=days, events=events, seed=seed)
+    rows, labels_path = sample_data.write_sample(spec, output)
+    typer.echo(f"wrote {rows:,} events to {output} and labels to {labels_path}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,12 @@
+"""Where the project's own files live, and the defaults the Makefile documents."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = ROOT / "dbt_project"
+PROFILES_DIR = ROOT
+SOURCES_YAML = DBT_PROJECT_DIR / "models" / "staging" / "_staging__sources.yml"
+
+DEFAULT_EVENTS = ROOT / "data" / "al_updated_testdata.parquet"
+DEFAULT_DB = ROOT / "warehouse" / "funnel.duckdb"
+DEFAULT_OUT = ROOT / "output"

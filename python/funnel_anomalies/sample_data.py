@@ -1,0 +1,609 @@
+"""Generate raw storefront events with known incidents, and the labels that describe them.
+
+The events look like what storefront pixels really send: Shopify web-pixel names for some
+shops and plain names for others, event names the funnel ignores, user agents rather than
+OS families, utm values in every spelling (sometimes only inside the page URL), missing
+geographies and double-fired duplicates. Sessions walk down the funnel, traffic follows a
+daily and weekly rhythm with a trend, and incidents of each scenario kind (A-D) are
+injected as multipliers on traffic or on one funnel step of one segment.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Funnel steps a session can reach, in order. Probabilities are conditional on the step before.
+FUNNEL_STEP_PROBABILITY = {
+    "product_view": 0.70,
+    "add_to_cart": 0.26,
+    "checkout_started": 0.55,
+    "checkout_completed": 0.65,
+}
+MEAN_EXTRA_PAGE_VIEWS = 1.2
+MEAN_EXTRA_PRODUCT_VIEWS = 1.0
+MEAN_IGNORED_EVENTS = 0.3
+DUPLICATE_RATE = 0.004
+EVENTS_PER_SESSION = 4.1  # measured on the default mix; used to turn --events into traffic
+
+EVENT_NAMES = {
+    "shopify": {
+        "landing": "page_viewed",
+        "page_view": "page_viewed",
+        "product_view": "product_viewed",
+        "add_to_cart": "product_added_to_cart",
+        "checkout_started": "checkout_started",
+        "checkout_completed": "checkout_completed",
+        "ignored": ("collection_viewed", "search_submitted", "cart_viewed"),
+    },
+    "plain": {
+        "landing": "landing_page_view",
+        "page_view": "page_view",
+        "product_view": "product_view",
+        "add_to_cart": "add_to_cart",
+        "checkout_started": "checkout_started",
+        "checkout_completed": "purchase",
+        "ignored": ("scroll", "newsletter_signup"),
+    },
+}
+
+GEOGRAPHIES = ["US", "GB", "DE", "CA", "FR", "AU", "NL", "SE"]
+GEOGRAPHY_WEIGHTS = [0.42, 0.14, 0.10, 0.08, 0.07, 0.07, 0.06, 0.06]
+MISSING_GEOGRAPHY_RATE = 0.02
+PADDED_GEOGRAPHY_RATE = 0.01
+
+# (user agent, the OS family it stands for, device_type the pixel reports)
+USER_AGENTS = [
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        "iOS",
+        "mobile",
+        0.32,
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+        "iOS",
+        "tablet",
+        0.06,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
+        "Android",
+        "mobile",
+        0.20,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/123.0.0.0 Mobile Safari/537.36",
+        "Android",
+        "mobile",
+        0.10,
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+        "Windows",
+        "desktop",
+        0.14,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+        "macOS",
+        "desktop",
+        0.11,
+    ),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        "Other",
+        "desktop",
+        0.03,
+    ),
+    (
+        "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+        "Other",
+        "desktop",
+        0.02,
+    ),
+]
+# Some pixels lose the user agent; then device_type is all there is, in any spelling.
+MISSING_USER_AGENT_RATE = 0.02
+DEVICE_TYPE_WITHOUT_USER_AGENT = {
+    "iOS": "ios",
+    "Android": "Android",
+    "Windows": "windows",
+    "macOS": "macOS",
+    "Other": "desktop",
+}
+
+# Marketing channels: canonical (source, medium), the spellings pixels send, and weight.
+CHANNELS = [
+    (("(none)", "(none)"), [(None, None)], 0.28),
+    (("google", "cpc"), [("google", "cpc"), ("Google", "CPC")], 0.20),
+    (("google", "organic"), [("google", "organic")], 0.10),
+    (
+        ("fbig", "paid social"),
+        [
+            ("facebook", "paid_social"),
+            ("Facebook", "paidsocial"),
+            ("fb", "paid-social"),
+            ("instagram", "paid_social"),
+            ("IG", "Paid Social"),
+        ],
+        0.18,
+    ),
+    (("klaviyo", "email"), [("klaviyo", "email"), ("Klaviyo", "Email")], 0.09),
+    (("tiktok", "paid social"), [("tiktok", "paid_social"), ("TikTok", "paid-social")], 0.06),
+    (("rakuten", "affiliates"), [("rakuten", "affiliate"), ("Rakuten", "affiliates")], 0.05),
+    (("bing", "cpc"), [("bing", "cpc")], 0.04),
+]
+UTM_ONLY_IN_URL_RATE = 0.3
+LANDING_PATHS = ["/", "/collections/new", "/products/trail-jacket", "/pages/sale"]
+BROWSING_PATHS = ["/collections/all", "/products/wool-socks", "/products/tent", "/cart"]
+
+DIMENSION_ATTRIBUTES = ("geography", "device", "utm_source", "utm_medium")
+
+
+@dataclass(frozen=True)
+class Shop:
+    name: str
+    peak_sessions_per_hour: float
+    naming: str  # "shopify" or "plain": which event names its pixel sends
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Multiply one funnel step (or arriving traffic) of one segment during an incident."""
+
+    step: str  # "traffic" or a key of FUNNEL_STEP_PROBABILITY, or "product_view_count"
+    dimension: str | None  # None: every session
+    value: str | None
+    multiplier: float
+
+
+@dataclass(frozen=True)
+class Incident:
+    incident_id: str
+    scenario: str
+    shop: str
+    start_day: int
+    start_hour: int
+    hours: int
+    direction: str
+    effects: tuple[Effect, ...]
+    # metric -> (dimension, value) expected as its primary contributor, or None
+    root_causes: dict[str, tuple[str, str] | None] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    shops: tuple[Shop, ...]
+    days: int
+    start: datetime
+    seed: int
+    incidents: tuple[Incident, ...]
+
+
+DEFAULT_SHOPS = (
+    Shop("aurora-outdoor", 620.0, "shopify"),
+    Shop("birch-home", 300.0, "plain"),
+    Shop("cobalt-tea", 150.0, "shopify"),
+    Shop("dune-surf", 90.0, "plain"),
+)
+
+
+def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...]:
+    """One incident per scenario kind and a positive one, placed in the last weeks."""
+    big = shops[0].name
+    second = shops[1 % len(shops)].name
+    smallest = shops[-1].name
+
+    def day(fraction: float) -> int:
+        return max(1, min(days - 1, round(days * fraction)))
+
+    return (
+        Incident(
+            "A-android-outage",
+            "A",
+            big,
+            day(0.43),
+            14,
+            3,
+            "negative",
+            (Effect("traffic", "device", "Android", 0.1),),
+            {
+                "landing_page_views": ("device", "Android"),
+                "product_views": ("device", "Android"),
+                "add_to_cart": ("device", "Android"),
+            },
+            "Android sessions stop arriving: every funnel step loses its Android share.",
+        ),
+        Incident(
+            "B-paid-social-and-ios-cart",
+            "B",
+            big,
+            day(0.55),
+            19,
+            3,
+            "negative",
+            (
+                Effect("traffic", "utm_source", "fbig", 0.0),
+                Effect("add_to_cart", "device", "iOS", 0.1),
+            ),
+            {
+                "landing_page_views": ("utm_source", "fbig"),
+                "add_to_cart": ("device", "iOS"),
+            },
+            "Paid social traffic stops and, at the same time, iOS add-to-cart breaks.",
+        ),
+        Incident(
+            "C-slow-product-pages",
+            "C",
+            second,
+            day(0.68),
+            11,
+            4,
+            "negative",
+            (Effect("product_view", None, None, 0.35),),
+            {"product_views": None, "add_to_cart": None},
+            "Product pages slow down for everyone: no segment stands out.",
+        ),
+        Incident(
+            "D-crawler-product-views",
+            "D",
+            big,
+            day(0.80),
+            3,
+            2,
+            "positive",
+            (Effect("product_view_count", "device", "Other", 25.0),),
+            {"product_views": ("device", "Other")},
+            "A crawler with a Linux user agent requests product pages.",
+        ),
+        Incident(
+            "A-gb-promotion",
+            "A",
+            smallest,
+            day(0.90),
+            17,
+            3,
+            "positive",
+            (Effect("traffic", "geography", "GB", 4.0),),
+            {
+                "landing_page_views": ("geography", "GB"),
+                "product_views": ("geography", "GB"),
+            },
+            "A UK promotion brings extra visitors who browse as usual.",
+        ),
+    )
+
+
+def default_spec(
+    shops: int = 3,
+    days: int = 56,
+    events: int = 3_200_000,
+    seed: int = 7,
+    start: datetime = datetime(2026, 9, 1, tzinfo=UTC),
+) -> SampleSpec:
+    """Shops of decreasing size scaled so that the run yields about `events` raw events."""
+    if not 1 <= shops <= len(DEFAULT_SHOPS):
+        raise ValueError(f"shops must be between 1 and {len(DEFAULT_SHOPS)}, got {shops}")
+    if days < 2:
+        raise ValueError(f"days must be at least 2, got {days}")
+    chosen = DEFAULT_SHOPS[:shops]
+    mean_of_peak = 0.62  # average of the daily and weekly profile relative to its peak
+    natural = sum(s.peak_sessions_per_hour for s in chosen) * mean_of_peak * 24 * days
+    scale = events / (natural * EVENTS_PER_SESSION)
+    scaled = tuple(
+        Shop(s.name, s.peak_sessions_per_hour * scale, s.naming) for s in chosen
+    )
+    return SampleSpec(scaled, days, start, seed, default_incidents(scaled, days))
+
+
+def hourly_profile(hours_since_start: np.ndarray, days: int) -> np.ndarray:
+    """Relative traffic per hour: a daily curve, busier weekends and a gentle upward trend."""
+    hour_of_day = hours_since_start % 24
+    day_index = hours_since_start // 24
+    daily = 0.58 + 0.42 * np.cos(2 * np.pi * (hour_of_day - 19) / 24)
+    daily = np.clip(daily + 0.1 * np.exp(-((hour_of_day - 12) ** 2) / 6), 0.14, None)
+    weekday = (day_index + 1) % 7  # the default start (2026-09-01) is a Tuesday
+    weekly = np.where(weekday >= 5, 1.15, 1.0)
+    trend = 1.0 + 0.2 * day_index / max(days, 1)
+    return daily * weekly * trend / 1.15
+
+
+def _weights(values: list[float]) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    return array / array.sum()
+
+
+def _session_segments(rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
+    """Draw each session's geography, user agent and channel, as indices into the tables."""
+    return {
+        "geography": rng.choice(len(GEOGRAPHIES), count, p=_weights(GEOGRAPHY_WEIGHTS)),
+        "user_agent": rng.choice(
+            len(USER_AGENTS), count, p=_weights([ua[3] for ua in USER_AGENTS])
+        ),
+        "channel": rng.choice(len(CHANNELS), count, p=_weights([c[2] for c in CHANNELS])),
+    }
+
+
+def _segment_mask(segments: dict[str, np.ndarray], dimension: str | None, value: str | None):
+    count = len(segments["geography"])
+    if dimension is None:
+        return np.ones(count, dtype=bool)
+    if dimension == "geography":
+        return segments["geography"] == GEOGRAPHIES.index(value)
+    if dimension == "device":
+        matching = [i for i, ua in enumerate(USER_AGENTS) if ua[1] == value]
+        return np.isin(segments["user_agent"], matching)
+    if dimension in ("utm_source", "utm_medium"):
+        position = 0 if dimension == "utm_source" else 1
+        matching = [i for i, c in enumerate(CHANNELS) if c[0][position] == value]
+        return np.isin(segments["channel"], matching)
+    raise ValueError(f"unknown dimension {dimension!r}")
+
+
+def _multiplier(
+    step: str,
+    segments: dict[str, np.ndarray],
+    session_hours: np.ndarray,
+    incidents: list[tuple[int, int, Incident]],
+) -> np.ndarray:
+    """The product of every incident effect on `step` that applies to each session."""
+    result = np.ones(len(session_hours))
+    for first_hour, last_hour, incident in incidents:
+        in_window = (session_hours >= first_hour) & (session_hours <= last_hour)
+        for effect in incident.effects:
+            if effect.step == step:
+                hit = in_window & _segment_mask(segments, effect.dimension, effect.value)
+                result[hit] *= effect.multiplier
+    return result
+
+
+def _shop_sessions(rng, shop: Shop, spec: SampleSpec, incidents) -> dict[str, np.ndarray]:
+    """Sessions of one shop: arrival time and segment, with traffic incidents applied."""
+    hours = np.arange(spec.days * 24)
+    rate = shop.peak_sessions_per_hour * hourly_profile(hours, spec.days)
+    rate *= rng.lognormal(0.0, 0.03, size=spec.days).repeat(24)  # day-to-day weather
+    # Traffic incidents thin (or multiply) arrivals: draw at the highest rate, then keep each
+    # session with probability multiplier / highest multiplier of its hour.
+    boost = np.ones(len(hours))
+    for first_hour, last_hour, incident in incidents:
+        for effect in incident.effects:
+            if effect.step == "traffic" and effect.multiplier > 1:
+                boost[first_hour : last_hour + 1] *= effect.multiplier
+    arrivals = rng.poisson(rate * boost)
+    session_hours = np.repeat(hours, arrivals)
+    segments = _session_segments(rng, len(session_hours))
+    keep_probability = _multiplier("traffic", segments, session_hours, incidents)
+    keep_probability /= boost[session_hours]
+    kept = rng.random(len(session_hours)) < keep_probability
+    session_hours = session_hours[kept]
+    segments = {name: values[kept] for name, values in segments.items()}
+    offsets = rng.random(len(session_hours)) * 3600.0
+    return {"hour": session_hours, "start_seconds": session_hours * 3600.0 + offsets, **segments}
+
+
+def _funnel_counts(rng, sessions, incidents) -> dict[str, np.ndarray]:
+    """How many events of each kind every session emits, incidents applied."""
+    count = len(sessions["hour"])
+    reached = np.ones(count, dtype=bool)
+    counts: dict[str, np.ndarray] = {}
+    for step, probability in FUNNEL_STEP_PROBABILITY.items():
+        step_probability = probability * _multiplier(step, sessions, sessions["hour"], incidents)
+        reached = reached & (rng.random(count) < np.clip(step_probability, 0.0, 1.0))
+        counts[step] = reached.astype(np.int64)
+    extra_views = rng.poisson(MEAN_EXTRA_PRODUCT_VIEWS, count)
+    view_multiplier = _multiplier("product_view_count", sessions, sessions["hour"], incidents)
+    counts["product_view"] = counts["product_view"] * np.round(
+        (1 + extra_views) * view_multiplier
+    ).astype(np.int64)
+    counts["add_to_cart"] = counts["add_to_cart"] * (1 + rng.poisson(0.3, count))
+    counts["page_view"] = rng.poisson(MEAN_EXTRA_PAGE_VIEWS, count)
+    counts["ignored"] = rng.poisson(MEAN_IGNORED_EVENTS, count)
+    return counts
+
+
+def _channel_strings(rng, channel: np.ndarray) -> tuple[list, list]:
+    sources, mediums = [], []
+    spelling = rng.random(len(channel))
+    for index, pick in zip(channel, spelling, strict=True):
+        spellings = CHANNELS[index][1]
+        source, medium = spellings[int(pick * len(spellings))]
+        sources.append(source)
+        mediums.append(medium)
+    return sources, mediums
+
+
+def _landing_url(shop: str, path: str, source: str | None, medium: str | None) -> str:
+    url = f"https://{shop}.example{path}"
+    if source is None:
+        return url
+    return f"{url}?utm_source={quote(source)}&utm_medium={quote(medium)}&utm_campaign=autumn"
+
+
+def _shop_events(rng, shop: Shop, spec: SampleSpec, incidents) -> pa.Table:
+    sessions = _shop_sessions(rng, shop, spec, incidents)
+    counts = _funnel_counts(rng, sessions, incidents)
+    names = EVENT_NAMES[shop.naming]
+    session_count = len(sessions["hour"])
+    session_ids = np.array(
+        [f"{shop.name[:3]}-{spec.seed}-{i:08d}" for i in range(session_count)], dtype=object
+    )
+
+    # Per session: which user agent string and device_type the pixel sends.
+    ua_index = sessions["user_agent"]
+    ua_missing = rng.random(session_count) < MISSING_USER_AGENT_RATE
+    user_agents = np.array([ua[0] for ua in USER_AGENTS], dtype=object)[ua_index]
+    user_agents[ua_missing] = None
+    device_types = np.array([ua[2] for ua in USER_AGENTS], dtype=object)[ua_index]
+    fallback = np.array(
+        [DEVICE_TYPE_WITHOUT_USER_AGENT[ua[1]] for ua in USER_AGENTS], dtype=object
+    )[ua_index]
+    device_types[ua_missing] = fallback[ua_missing]
+
+    geographies = np.array(GEOGRAPHIES, dtype=object)[sessions["geography"]]
+    missing_geo = rng.random(session_count) < MISSING_GEOGRAPHY_RATE
+    padded_geo = ~missing_geo & (rng.random(session_count) < PADDED_GEOGRAPHY_RATE)
+    geographies[padded_geo] = np.char.add(" ", geographies[padded_geo].astype(str)) + " "
+    geographies[missing_geo] = None
+
+    sources, mediums = _channel_strings(rng, sessions["channel"])
+    landing_paths = rng.choice(LANDING_PATHS, session_count)
+    landing_urls = np.array(
+        [
+            _landing_url(shop.name, path, source, medium)
+            for path, source, medium in zip(landing_paths, sources, mediums, strict=True)
+        ],
+        dtype=object,
+    )
+    utm_only_in_url = rng.random(session_count) < UTM_ONLY_IN_URL_RATE
+    utm_source_column = np.array(sources, dtype=object)
+    utm_medium_column = np.array(mediums, dtype=object)
+    utm_source_column[utm_only_in_url] = None
+    utm_medium_column[utm_only_in_url] = None
+
+    # Every event: (session index, name, seconds after the session start, is landing).
+    session_duration = rng.exponential(420.0, session_count) + 30.0
+    parts = []
+
+    def add(kind_counts: np.ndarray, name_choices, stage: float) -> None:
+        session_index = np.repeat(np.arange(session_count), kind_counts)
+        if isinstance(name_choices, tuple):
+            event_names = rng.choice(name_choices, len(session_index))
+        else:
+            event_names = np.full(len(session_index), name_choices, dtype=object)
+        # Later funnel steps happen later in the session; the landing view comes first.
+        fraction = (stage + rng.random(len(session_index))) / 5.0
+        seconds = 1.0 + fraction * session_duration[session_index]
+        parts.append((session_index, event_names.astype(object), seconds, False))
+
+    landing_index = np.arange(session_count)
+    parts.append(
+        (landing_index, np.full(session_count, names["landing"], dtype=object),
+         np.zeros(session_count), True)
+    )
+    add(counts["page_view"], names["page_view"], 0.0)
+    add(counts["ignored"], names["ignored"], 0.0)
+    add(counts["product_view"], names["product_view"], 1.0)
+    add(counts["add_to_cart"], names["add_to_cart"], 2.0)
+    add(counts["checkout_started"], names["checkout_started"], 3.0)
+    add(counts["checkout_completed"], names["checkout_completed"], 4.0)
+
+    session_index = np.concatenate([p[0] for p in parts])
+    event_names = np.concatenate([p[1] for p in parts])
+    seconds = np.concatenate([p[2] for p in parts])
+    is_landing = np.concatenate([np.full(len(p[0]), p[3]) for p in parts])
+
+    browsing_urls = np.array(
+        [f"https://{shop.name}.example{path}" for path in BROWSING_PATHS], dtype=object
+    )
+    page_urls = browsing_urls[rng.integers(0, len(BROWSING_PATHS), len(session_index))]
+    page_urls[is_landing] = landing_urls[session_index[is_landing]]
+    # utm columns travel with the landing hit only, as a pixel reads them off the landing URL.
+    utm_source = np.full(len(session_index), None, dtype=object)
+    utm_medium = np.full(len(session_index), None, dtype=object)
+    utm_source[is_landing] = utm_source_column[session_index[is_landing]]
+    utm_medium[is_landing] = utm_medium_column[session_index[is_landing]]
+
+    epoch_us = int(spec.start.timestamp() * 1_000_000)
+    timestamps_us = epoch_us + np.round(
+        (sessions["start_seconds"][session_index] + seconds) * 1_000_000
+    ).astype(np.int64)
+    return pa.table(
+        {
+            "event_type": pa.array(np.full(len(session_index), "standard", dtype=object)),
+            "event_name": pa.array(event_names, pa.string()),
+            "event_timestamp": pa.array(timestamps_us, pa.timestamp("us", tz="UTC")),
+            "shop": pa.array(np.full(len(session_index), shop.name, dtype=object)),
+            "page_url": pa.array(page_urls, pa.string()),
+            "user_agent": pa.array(user_agents[session_index], pa.string()),
+            "session_id": pa.array(session_ids[session_index], pa.string()),
+            "device_type": pa.array(device_types[session_index], pa.string()),
+            "utm_source": pa.array(utm_source, pa.string()),
+            "utm_medium": pa.array(utm_medium, pa.string()),
+            "geography": pa.array(geographies[session_index], pa.string()),
+        }
+    )
+
+
+def _incident_hours(spec: SampleSpec, shop: str) -> list[tuple[int, int, Incident]]:
+    return [
+        (i.start_day * 24 + i.start_hour, i.start_day * 24 + i.start_hour + i.hours - 1, i)
+        for i in spec.incidents
+        if i.shop == shop
+    ]
+
+
+def generate_events(spec: SampleSpec) -> pa.Table:
+    """All shops' events, with a few exact duplicates, in a shuffled order."""
+    rng = np.random.default_rng(spec.seed)
+    tables = [
+        _shop_events(rng, shop, spec, _incident_hours(spec, shop.name)) for shop in spec.shops
+    ]
+    events = pa.concat_tables(tables)
+    duplicated = rng.random(events.num_rows) < DUPLICATE_RATE
+    events = pa.concat_tables([events, events.filter(pa.array(duplicated))])
+    return events.take(pa.array(rng.permutation(events.num_rows)))
+
+
+def labels(spec: SampleSpec) -> dict:
+    """The incidents as the evaluation reads them: UTC windows, metrics and root causes."""
+    incidents = []
+    for incident in spec.incidents:
+        start_at = spec.start + timedelta(days=incident.start_day, hours=incident.start_hour)
+        end_at = start_at + timedelta(hours=incident.hours - 1)
+        incidents.append(
+            {
+                "incident_id": incident.incident_id,
+                "shop": incident.shop,
+                "start_at": start_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "end_at": end_at.strftime("%Y-%m-%d %H:%M:%S"),
+                "direction": incident.direction,
+                "scenario": incident.scenario,
+                "metrics": {
+                    metric: (
+                        None if cause is None else {"dimension": cause[0], "value": cause[1]}
+                    )
+                    for metric, cause in incident.root_causes.items()
+                },
+                "effects": [asdict(effect) for effect in incident.effects],
+                "description": incident.description,
+            }
+        )
+    return {
+        "seed": spec.seed,
+        "start_at": spec.start.strftime("%Y-%m-%d %H:%M:%S"),
+        "days": spec.days,
+        "shops": [asdict(shop) for shop in spec.shops],
+        "incidents": incidents,
+    }
+
+
+def labels_path_for(events_path: Path) -> Path:
+    return events_path.with_name(events_path.stem + ".labels.json")
+
+
+def write_sample(spec: SampleSpec, path: Path) -> tuple[int, Path]:
+    """Write the events Parquet and its labels JSON beside it; return the row count."""
+    events = generate_events(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".partial")
+    pq.write_table(events, scratch, row_group_size=1_000_000)
+    scratch.replace(path)
+    labels_path = labels_path_for(path)
+    labels_path.write_text(json.dumps(labels(spec), indent=2) + "\n")
+    return events.num_rows, labels_path
