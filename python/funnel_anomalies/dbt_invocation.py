@@ -27,8 +27,10 @@ def run_dbt(
     command = [
         dbt_executable(),
         *arguments,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(PROFILES_DIR),
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(PROFILES_DIR),
     ]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
@@ -43,5 +45,7 @@ def run_dbt(
     )
     if completed.returncode != 0:
         detail = f"\n{completed.stdout[-4000:]}" if quiet else ""
-        raise PipelineError(f"dbt {' '.join(arguments)} failed (exit {completed.returncode}){detail}")
+        raise PipelineError(
+            f"dbt {' '.join(arguments)} failed (exit {completed.returncode}){detail}"
+        )
     return DBT_PROJECT_DIR / "target" / "run_results.json"

@@ -20,8 +20,17 @@ from funnel_anomalies.project import SOURCES_YAML
 TYPE_FAMILY_PATTERNS = {
     "text": ("VARCHAR",),
     "timestamp": ("TIMESTAMP",),
-    "integer": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
-                "USMALLINT", "UINTEGER", "UBIGINT"),
+    "integer": (
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+    ),
 }
 EXAMPLES_SHOWN = 3
 
@@ -70,11 +79,19 @@ def _family(duckdb_type: str) -> str | None:
     return None
 
 
-def _check_columns(con, file: Path, contract: dict[str, list[str]]) -> dict[str, str]:
+def _check_not_empty(con, file: Path) -> None:
     try:
-        described = con.execute("describe select * from read_parquet(?)", [str(file)]).fetchall()
+        rows = con.execute(
+            "select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(file)]
+        ).fetchone()[0]
     except duckdb.Error as error:
         raise InputError(f"{file}: not a readable Parquet file ({error})") from None
+    if rows == 0:
+        raise InputError(f"{file}: the file has no rows")
+
+
+def _check_columns(con, file: Path, contract: dict[str, list[str]]) -> dict[str, str]:
+    described = con.execute("describe select * from read_parquet(?)", [str(file)]).fetchall()
     types = {name.lower(): column_type for name, column_type, *_ in described}
     missing = [column for column in contract if column not in types]
     if missing:
@@ -119,15 +136,9 @@ def validate(events: str | Path) -> EventFiles:
     contract = source_contract()
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    total_rows = 0
     for file in event_files.files:
+        _check_not_empty(con, file)
         types = _check_columns(con, file, contract)
-        rows = con.execute(
-            "select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(file)]
-        ).fetchone()[0]
-        if rows == 0:
-            raise InputError(f"{file}: the file has no rows")
         _check_timestamps(con, file, types["event_timestamp"])
-        total_rows += rows
     con.close()
     return event_files

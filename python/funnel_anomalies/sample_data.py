@@ -306,9 +306,7 @@ def default_spec(
     mean_of_peak = 0.62  # average of the daily and weekly profile relative to its peak
     natural = sum(s.peak_sessions_per_hour for s in chosen) * mean_of_peak * 24 * days
     scale = events / (natural * EVENTS_PER_SESSION)
-    scaled = tuple(
-        Shop(s.name, s.peak_sessions_per_hour * scale, s.naming) for s in chosen
-    )
+    scaled = tuple(Shop(s.name, s.peak_sessions_per_hour * scale, s.naming) for s in chosen)
     return SampleSpec(scaled, days, start, seed, default_incidents(scaled, days))
 
 
@@ -493,8 +491,12 @@ def _shop_events(rng, shop: Shop, spec: SampleSpec, incidents) -> pa.Table:
 
     landing_index = np.arange(session_count)
     parts.append(
-        (landing_index, np.full(session_count, names["landing"], dtype=object),
-         np.zeros(session_count), True)
+        (
+            landing_index,
+            np.full(session_count, names["landing"], dtype=object),
+            np.zeros(session_count),
+            True,
+        )
     )
     add(counts["page_view"], names["page_view"], 0.0)
     add(counts["ignored"], names["ignored"], 0.0)
@@ -575,9 +577,7 @@ def labels(spec: SampleSpec) -> dict:
                 "direction": incident.direction,
                 "scenario": incident.scenario,
                 "metrics": {
-                    metric: (
-                        None if cause is None else {"dimension": cause[0], "value": cause[1]}
-                    )
+                    metric: (None if cause is None else {"dimension": cause[0], "value": cause[1]})
                     for metric, cause in incident.root_causes.items()
                 },
                 "effects": [asdict(effect) for effect in incident.effects],
