@@ -11,6 +11,7 @@ injected as multipliers on traffic or on one funnel step of one segment.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -525,19 +526,26 @@ def _shop_events(rng, shop: Shop, spec: SampleSpec, incidents) -> pa.Table:
     timestamps_us = epoch_us + np.round(
         (sessions["start_seconds"][session_index] + seconds) * 1_000_000
     ).astype(np.int64)
+
+    # Session attributes are dictionary-encoded before being spread over the session's
+    # events: 30 million user agents as plain strings would overflow a string array.
+    def per_session(values: np.ndarray) -> pa.Array:
+        return pa.array(values, pa.string()).dictionary_encode().take(session_index)
+
+    event_count = len(session_index)
     return pa.table(
         {
-            "event_type": pa.array(np.full(len(session_index), "standard", dtype=object)),
-            "event_name": pa.array(event_names, pa.string()),
+            "event_type": pa.array(np.full(event_count, "standard", dtype=object)),
+            "event_name": pa.array(event_names, pa.string()).dictionary_encode(),
             "event_timestamp": pa.array(timestamps_us, pa.timestamp("us", tz="UTC")),
-            "shop": pa.array(np.full(len(session_index), shop.name, dtype=object)),
-            "page_url": pa.array(page_urls, pa.string()),
-            "user_agent": pa.array(user_agents[session_index], pa.string()),
-            "session_id": pa.array(session_ids[session_index], pa.string()),
-            "device_type": pa.array(device_types[session_index], pa.string()),
-            "utm_source": pa.array(utm_source, pa.string()),
-            "utm_medium": pa.array(utm_medium, pa.string()),
-            "geography": pa.array(geographies[session_index], pa.string()),
+            "shop": pa.array(np.full(event_count, shop.name, dtype=object)).dictionary_encode(),
+            "page_url": pa.array(page_urls, pa.string()).dictionary_encode(),
+            "user_agent": per_session(user_agents),
+            "session_id": pa.array(session_ids, pa.string()).take(session_index),
+            "device_type": per_session(device_types),
+            "utm_source": pa.array(utm_source, pa.string()).dictionary_encode(),
+            "utm_medium": pa.array(utm_medium, pa.string()).dictionary_encode(),
+            "geography": per_session(geographies),
         }
     )
 
@@ -550,16 +558,23 @@ def _incident_hours(spec: SampleSpec, shop: str) -> list[tuple[int, int, Inciden
     ]
 
 
-def generate_events(spec: SampleSpec) -> pa.Table:
-    """All shops' events, with a few exact duplicates, in a shuffled order."""
+def generate_shop_events(spec: SampleSpec) -> Iterator[pa.Table]:
+    """Each shop's events in turn, a few of them double-fired (exact duplicates)."""
     rng = np.random.default_rng(spec.seed)
-    tables = [
-        _shop_events(rng, shop, spec, _incident_hours(spec, shop.name)) for shop in spec.shops
-    ]
-    events = pa.concat_tables(tables)
-    duplicated = rng.random(events.num_rows) < DUPLICATE_RATE
-    events = pa.concat_tables([events, events.filter(pa.array(duplicated))])
-    return events.take(pa.array(rng.permutation(events.num_rows)))
+    for shop in spec.shops:
+        events = _shop_events(rng, shop, spec, _incident_hours(spec, shop.name))
+        duplicated = rng.random(events.num_rows) < DUPLICATE_RATE
+        yield pa.concat_tables([events, events.filter(pa.array(duplicated))])
+
+
+def generate_events(spec: SampleSpec) -> pa.Table:
+    """All shops' events in one table of plain strings (for tests and small data sets)."""
+    events = pa.concat_tables(generate_shop_events(spec), promote_options="permissive")
+    plain = pa.schema(
+        pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+        for f in events.schema
+    )
+    return events.cast(plain)
 
 
 def labels(spec: SampleSpec) -> dict:
@@ -598,12 +613,21 @@ def labels_path_for(events_path: Path) -> Path:
 
 
 def write_sample(spec: SampleSpec, path: Path) -> tuple[int, Path]:
-    """Write the events Parquet and its labels JSON beside it; return the row count."""
-    events = generate_events(spec)
+    """Write the events Parquet (one shop at a time) and its labels JSON; return the rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(path.name + ".partial")
-    pq.write_table(events, scratch, row_group_size=1_000_000)
+    rows = 0
+    writer = None
+    try:
+        for events in generate_shop_events(spec):
+            if writer is None:
+                writer = pq.ParquetWriter(scratch, events.schema)
+            writer.write_table(events.cast(writer.schema), row_group_size=1_000_000)
+            rows += events.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
     scratch.replace(path)
     labels_path = labels_path_for(path)
     labels_path.write_text(json.dumps(labels(spec), indent=2) + "\n")
-    return events.num_rows, labels_path
+    return rows, labels_path

@@ -13,12 +13,12 @@ aliases as (
 sent as (
     select
         *,
-        lower(trim(coalesce(
-            utm_source, {{ utm_parameter_from_url('page_url', 'utm_source') }}
-        ))) as utm_source_sent,
-        lower(trim(coalesce(
-            utm_medium, {{ utm_parameter_from_url('page_url', 'utm_medium') }}
-        ))) as utm_medium_sent,
+        lower(coalesce(
+            nullif(trim(utm_source), ''), {{ utm_parameter_from_url('page_url', 'utm_source') }}
+        )) as utm_source_sent,
+        lower(coalesce(
+            nullif(trim(utm_medium), ''), {{ utm_parameter_from_url('page_url', 'utm_medium') }}
+        )) as utm_medium_sent,
     from landings
 ),
 

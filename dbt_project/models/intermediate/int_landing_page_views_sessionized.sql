@@ -1,9 +1,10 @@
 -- One landing page view per session: the session's explicit landing event if it sent one,
--- else its first page view. Later page views of the session are counted for accounting.
+-- else its first page view. Explicit landing events without a session count each; a plain
+-- page view without a session cannot be placed and is left to the accounting.
 with
 
 events as (
-    select * from {{ ref('int_events_deduplicated') }}
+    select * from {{ ref('stg_events') }}
 ),
 
 event_metrics as (
@@ -19,68 +20,34 @@ page_views as (
     where event_metrics.counted_as in ('explicit_landing', 'session_first_page_view')
 ),
 
-landings_of_sessions as (
-    select
-        shop,
-        session_id,
-        -- An aggregate instead of a row_number() window: one hash pass, no sort.
-        arg_min(
-            {
-                'landed_at': event_at,
-                'page_url': page_url,
-                'user_agent': user_agent,
-                'device_type': device_type,
-                'utm_source': utm_source,
-                'utm_medium': utm_medium,
-                'geography': geography,
-            },
-            (counted_as != 'explicit_landing', event_at, page_url, user_agent)
-        ) as landing,
-        count(*) as page_views_in_session,
+landings as (
+    select *,
     from page_views
-    where session_id is not null
-    group by shop, session_id
-),
-
--- Without a session an explicit landing still counts; a plain page view cannot be placed.
-landings_without_session as (
-    select
-        shop,
-        session_id,
-        {
-            'landed_at': event_at,
-            'page_url': page_url,
-            'user_agent': user_agent,
-            'device_type': device_type,
-            'utm_source': utm_source,
-            'utm_medium': utm_medium,
-            'geography': geography,
-        } as landing,
-        1 as page_views_in_session,
-    from page_views
-    where session_id is null
-        and counted_as = 'explicit_landing'
-),
-
-unioned as (
-    select * from landings_of_sessions
-    union all
-    select * from landings_without_session
+    -- Copies of a double-fired landing are identical, so ranking needs no deduplication.
+    -- Rows without a session share one partition; only their explicit landings are kept.
+    where session_id is null and counted_as = 'explicit_landing'
+        or session_id is not null
+    qualify session_id is null
+        or row_number() over (
+            partition by shop, session_id
+            -- Explicit landings first, then the earliest; a hash breaks exact-time ties
+            -- deterministically and compares faster than the strings themselves.
+            order by counted_as != 'explicit_landing', event_at, hash(page_url, user_agent)
+        ) = 1
 ),
 
 final as (
     select
         shop,
         session_id,
-        landing.landed_at,
-        landing.page_url,
-        landing.user_agent,
-        landing.device_type,
-        landing.utm_source,
-        landing.utm_medium,
-        landing.geography,
-        page_views_in_session,
-    from unioned
+        event_at as landed_at,
+        page_url,
+        user_agent,
+        device_type,
+        utm_source,
+        utm_medium,
+        geography,
+    from landings
 )
 
 select * from final

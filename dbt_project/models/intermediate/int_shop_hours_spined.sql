@@ -3,14 +3,14 @@
 with
 
 events as (
-    select * from {{ ref('int_events_deduplicated') }}
+    select * from {{ ref('int_events_aggregated_hourly') }}
 ),
 
 shop_spans as (
     select
         shop,
-        date_trunc('hour', min(event_at)) as first_hour_at,
-        date_trunc('hour', max(event_at)) as last_hour_at,
+        min(hour_at) as first_hour_at,
+        max(hour_at) as last_hour_at,
     from events
     group by shop
 ),

@@ -3,7 +3,7 @@
 with
 
 events as (
-    select * from {{ ref('int_events_deduplicated') }}
+    select * from {{ ref('int_events_aggregated_hourly') }}
 ),
 
 rules as (
@@ -14,6 +14,8 @@ user_agents as (
     select distinct
         user_agent,
         device_type,
+        nullif(trim(user_agent), '') as cleaned_user_agent,
+        nullif(trim(device_type), '') as cleaned_device_type,
     from events
 ),
 
@@ -27,12 +29,14 @@ matched as (
     select
         user_agents.user_agent,
         user_agents.device_type,
+        user_agents.cleaned_user_agent,
+        user_agents.cleaned_device_type,
         -- The first matching rule wins: iPhone user agents also say "like Mac OS X" and
         -- Android ones say "Linux", so the order in the seed matters.
         arg_min(rules.os_family, rules.priority) as os_family_from_user_agent,
     from user_agents
     left join rules
-        on contains(lower(user_agents.user_agent), rules.user_agent_contains)
+        on contains(lower(user_agents.cleaned_user_agent), rules.user_agent_contains)
     group by all
 ),
 
@@ -41,14 +45,14 @@ classified as (
         matched.user_agent,
         matched.device_type,
         case
-            when matched.user_agent is not null
+            when matched.cleaned_user_agent is not null
                 then coalesce(matched.os_family_from_user_agent, 'Other')
             -- Without a user agent, device_type counts only when it already names a family.
             else coalesce(os_families.os_family, 'Other')
         end as device,
     from matched
     left join os_families
-        on lower(matched.device_type) = lower(os_families.os_family)
+        on lower(matched.cleaned_device_type) = lower(os_families.os_family)
 ),
 
 final as (

@@ -2,7 +2,7 @@
 with
 
 events as (
-    select * from {{ ref('int_events_deduplicated') }}
+    select * from {{ ref('int_events_aggregated_hourly') }}
 ),
 
 event_metrics as (
@@ -10,40 +10,39 @@ event_metrics as (
 ),
 
 landings as (
-    select * from {{ ref('int_landing_page_views_sessionized') }}
+    select * from {{ ref('int_landing_page_views_hourly') }}
 ),
 
 events_by_name as (
     select
         events.shop,
-        events.event_name,
         event_metrics.metric,
         event_metrics.counted_as,
-        count(*) as distinct_events,
-        count(*) filter (where events.session_id is null) as events_without_session,
-        sum(events.copies_received - 1) as duplicates_dropped,
+        events.is_without_session,
+        sum(events.events) as distinct_events,
+        sum(events.duplicates_dropped) as duplicates_dropped,
     from events
     left join event_metrics using (event_name)
     group by all
 ),
 
-page_view_candidates as (
+page_views as (
     select
         shop,
-        sum(distinct_events) as page_views,
-        sum(events_without_session) filter (
-            where counted_as = 'session_first_page_view'
+        sum(distinct_events) filter (where not is_without_session) as page_views_in_sessions,
+        sum(distinct_events) filter (
+            where is_without_session and counted_as = 'session_first_page_view'
         ) as page_views_without_session,
     from events_by_name
     where counted_as in ('explicit_landing', 'session_first_page_view')
     group by shop
 ),
 
-landing_outcomes as (
+landing_counts as (
     select
         shop,
-        count(*) as landing_page_views,
-        sum(page_views_in_session - 1) as later_page_views,
+        sum(landing_page_views) as landing_page_views,
+        sum(landing_page_views) filter (where not is_without_session) as landings_of_sessions,
     from landings
     group by shop
 ),
@@ -55,13 +54,19 @@ outcomes as (
     group by all
     union all
     select shop, 'counted', 'landing_page_views', landing_page_views,
-    from landing_outcomes
+    from landing_counts
     union all
-    select shop, 'later_page_view_of_session', null, later_page_views,
-    from landing_outcomes
+    select
+        page_views.shop,
+        'later_page_view_of_session',
+        null,
+        coalesce(page_views.page_views_in_sessions, 0)
+            - coalesce(landing_counts.landings_of_sessions, 0),
+    from page_views
+    left join landing_counts using (shop)
     union all
     select shop, 'page_view_without_session', null, coalesce(page_views_without_session, 0),
-    from page_view_candidates
+    from page_views
     union all
     select shop, 'unmapped_event_name', null, sum(distinct_events),
     from events_by_name

@@ -2,7 +2,7 @@
 with
 
 funnel_events as (
-    select * from {{ ref('int_funnel_events') }}
+    select * from {{ ref('int_funnel_events_hourly') }}
 ),
 
 shop_hours as (
@@ -13,42 +13,28 @@ event_metrics as (
     select * from {{ ref('event_name_metrics') }}
 ),
 
-counted_by_segment as (
-    select
-        shop,
-        hour_at,
-        metric,
-        geography,
-        device,
-        utm_source,
-        utm_medium,
-        count(*) as events,
-    from funnel_events
-    group by all
-),
-
 counted_by_dimension as (
     select shop, hour_at, metric, 'total' as dimension, 'all' as dimension_value,
         sum(events) as events,
-    from counted_by_segment
+    from funnel_events
     group by all
     union all
     select shop, hour_at, metric, 'geography', geography, sum(events),
-    from counted_by_segment
+    from funnel_events
     group by all
     union all
     select shop, hour_at, metric, 'device', device, sum(events),
-    from counted_by_segment
+    from funnel_events
     group by all
     union all
     -- Marketing dimensions describe how a visitor arrived: landing page views only.
     select shop, hour_at, metric, 'utm_source', utm_source, sum(events),
-    from counted_by_segment
+    from funnel_events
     where metric = 'landing_page_views'
     group by all
     union all
     select shop, hour_at, metric, 'utm_medium', utm_medium, sum(events),
-    from counted_by_segment
+    from funnel_events
     where metric = 'landing_page_views'
     group by all
 ),

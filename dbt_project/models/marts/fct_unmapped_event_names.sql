@@ -3,7 +3,7 @@
 with
 
 events as (
-    select * from {{ ref('int_events_deduplicated') }}
+    select * from {{ ref('int_events_aggregated_hourly') }}
 ),
 
 event_metrics as (
@@ -14,9 +14,9 @@ unmapped as (
     select
         events.shop,
         events.event_name,
-        count(*) as events,
-        min(events.event_at) as first_seen_at,
-        max(events.event_at) as last_seen_at,
+        sum(events.events) as events,
+        min(events.hour_at) as first_seen_hour_at,
+        max(events.hour_at) as last_seen_hour_at,
     from events
     anti join event_metrics using (event_name)
     group by all

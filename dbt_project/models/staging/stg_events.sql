@@ -1,4 +1,6 @@
--- Raw events with clean names, UTC timestamps and trimmed text; one row per raw row.
+-- Raw events with clean names and UTC timestamps; one row per raw row. Only the columns
+-- every downstream step needs are cleaned here: free-text columns (user agent, URL, utm)
+-- are cleaned on their few distinct values or on landings only, where it is cheap.
 with
 
 source as (
@@ -9,15 +11,16 @@ cleaned as (
     select
         trim(shop) as shop,
         lower(trim(event_name)) as event_name,
-        -- Every timestamp variant (unit, zone, ISO text) casts to timestamptz; the session
-        -- zone is UTC, so naive values are read as UTC.
-        cast(event_timestamp as timestamptz) at time zone 'UTC' as event_at,
-        nullif(trim(cast(session_id as varchar)), '') as session_id,
-        nullif(trim(page_url), '') as page_url,
-        nullif(trim(user_agent), '') as user_agent,
-        nullif(trim(device_type), '') as device_type,
-        nullif(trim(utm_source), '') as utm_source,
-        nullif(trim(utm_medium), '') as utm_medium,
+        -- Every variant (unit, zone, ISO text) casts to timestamptz, whose epoch is UTC;
+        -- naive values are read as UTC because the session zone is UTC. Going through the
+        -- epoch avoids a per-row time zone conversion.
+        make_timestamp(epoch_us(cast(event_timestamp as timestamptz))) as event_at,
+        nullif(cast(session_id as varchar), '') as session_id,
+        page_url,
+        user_agent,
+        device_type,
+        utm_source,
+        utm_medium,
         coalesce(nullif(trim(geography), ''), 'unknown') as geography,
         event_type,
     from source

@@ -1,9 +1,9 @@
--- Every counted funnel event with its hour and dimension values: landing page views from
--- the sessionized landings (with utm), the other metrics one row per event (without).
+-- Counted funnel events per shop, hour, metric and dimension values: landing page views
+-- from the sessionized landings (with utm), the other metrics from the distinct events.
 with
 
 events as (
-    select * from {{ ref('int_events_deduplicated') }}
+    select * from {{ ref('int_events_aggregated_hourly') }}
 ),
 
 event_metrics as (
@@ -11,7 +11,7 @@ event_metrics as (
 ),
 
 landings as (
-    select * from {{ ref('int_landing_page_views_attributed') }}
+    select * from {{ ref('int_landing_page_views_hourly') }}
 ),
 
 user_agents as (
@@ -21,29 +21,33 @@ user_agents as (
 landing_page_views as (
     select
         shop,
-        date_trunc('hour', landed_at) as hour_at,
+        hour_at,
         'landing_page_views' as metric,
         geography,
         user_agent,
         device_type,
         utm_source,
         utm_medium,
+        sum(landing_page_views) as events,
     from landings
+    group by all
 ),
 
 other_funnel_events as (
     select
         events.shop,
-        date_trunc('hour', events.event_at) as hour_at,
+        events.hour_at,
         event_metrics.metric,
         events.geography,
         events.user_agent,
         events.device_type,
         cast(null as varchar) as utm_source,
         cast(null as varchar) as utm_medium,
+        sum(events.events) as events,
     from events
     inner join event_metrics using (event_name)
     where event_metrics.counted_as = 'each_event'
+    group by all
 ),
 
 unioned as (
@@ -61,10 +65,12 @@ with_device as (
         user_agents.device,
         unioned.utm_source,
         unioned.utm_medium,
+        sum(unioned.events) as events,
     from unioned
     inner join user_agents
         on unioned.user_agent is not distinct from user_agents.user_agent
         and unioned.device_type is not distinct from user_agents.device_type
+    group by all
 ),
 
 final as (

@@ -1,0 +1,81 @@
+"""The generator: deterministic, messy the way storefronts are, incidents where the labels say."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pyarrow.compute as pc
+import pytest
+
+from funnel_anomalies import sample_data
+
+
+def test_same_seed_same_events_other_seed_other_events(small_spec):
+    first = sample_data.generate_events(small_spec)
+    again = sample_data.generate_events(small_spec)
+    assert first.equals(again)
+    other_spec = sample_data.default_spec(shops=2, days=8, events=60_000, seed=12)
+    assert not first.equals(sample_data.generate_events(other_spec))
+
+
+def test_volume_follows_the_requested_event_count():
+    spec = sample_data.default_spec(shops=3, days=14, events=200_000, seed=3)
+    rows = sample_data.generate_events(spec).num_rows
+    assert 170_000 < rows < 230_000
+
+
+def test_raw_values_are_as_messy_as_real_pixels(small_spec):
+    events = sample_data.generate_events(small_spec)
+    sources = set(pc.unique(events["utm_source"]).to_pylist())
+    assert {"facebook", "Facebook", "fb", "IG"} & sources
+    assert None in sources  # utm only in the landing URL, or no campaign at all
+    urls = pc.unique(events["page_url"]).to_pylist()
+    assert any("utm_source=" in url for url in urls)
+    assert events["user_agent"].null_count > 0
+    assert events["geography"].null_count > 0
+    assert any(g and g != g.strip() for g in pc.unique(events["geography"]).to_pylist())
+    distinct = events.group_by(events.column_names).aggregate([]).num_rows
+    assert distinct < events.num_rows  # double-fired pixels
+
+
+def test_labels_describe_each_scenario_inside_the_span(tmp_path, small_spec):
+    path = tmp_path / "events.parquet"
+    rows, labels_path = sample_data.write_sample(small_spec, path)
+    labels = json.loads(labels_path.read_text())
+    assert rows == sample_data.generate_events(small_spec).num_rows
+    assert {incident["scenario"] for incident in labels["incidents"]} == {"A", "B", "C", "D"}
+    start = datetime.fromisoformat(labels["start_at"])
+    for incident in labels["incidents"]:
+        window_start = datetime.fromisoformat(incident["start_at"])
+        window_end = datetime.fromisoformat(incident["end_at"])
+        assert start <= window_start <= window_end
+        assert (window_end - start).days < labels["days"]
+        assert incident["direction"] in ("positive", "negative")
+        assert incident["metrics"], incident["incident_id"]
+
+
+@pytest.mark.parametrize("bad", [{"shops": 0}, {"shops": 9}, {"days": 1}])
+def test_impossible_specs_are_refused(bad):
+    with pytest.raises(ValueError):
+        sample_data.default_spec(**bad)
+
+
+def test_an_incident_moves_its_segment(small_spec):
+    """The Android outage removes most Android landings in its window, and only there."""
+    incident = next(i for i in small_spec.incidents if i.incident_id == "A-android-outage")
+    events = sample_data.generate_events(small_spec).to_pandas()
+    events = events[(events["shop"] == incident.shop) & (events["event_name"] == "page_viewed")]
+    landings = events.sort_values("event_timestamp").groupby("session_id").head(1)
+    android = landings["user_agent"].fillna("").str.contains("Android")
+    hour = landings["event_timestamp"].dt.hour
+    day = (landings["event_timestamp"] - small_spec.start).dt.days
+    window = (day == incident.start_day) & hour.between(
+        incident.start_hour, incident.start_hour + incident.hours - 1
+    )
+    same_hours_other_days = (day != incident.start_day) & hour.between(
+        incident.start_hour, incident.start_hour + incident.hours - 1
+    )
+    share_in_window = android[window].mean()
+    share_usually = android[same_hours_other_days].mean()
+    assert share_in_window < 0.3 * share_usually
