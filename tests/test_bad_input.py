@@ -12,30 +12,37 @@ from funnel_anomalies import pipeline
 from funnel_anomalies.errors import InputError, PipelineError
 
 
+def fingerprint(*paths) -> list[str]:
+    return [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, small_events):
-    """A database published by a good run, and a fingerprint of its bytes."""
-    db = tmp_path_factory.mktemp("warehouse") / "funnel.duckdb"
-    pipeline.build(small_events, db, quiet=True)
-    return db, hashlib.sha256(db.read_bytes()).hexdigest()
+    """A database and OUT folder published by a good run, and fingerprints of their bytes."""
+    root = tmp_path_factory.mktemp("published")
+    db, out = root / "funnel.duckdb", root / "out"
+    pipeline.build(small_events, db, out, quiet=True)
+    outputs = sorted(out.iterdir())
+    assert [path.name for path in outputs] == ["run_summary.json"]
+    return db, out, fingerprint(db, *outputs)
 
 
-def assert_untouched(published_db) -> None:
-    db, fingerprint = published_db
-    assert hashlib.sha256(db.read_bytes()).hexdigest() == fingerprint
+def assert_untouched(published_run) -> None:
+    db, out, fingerprints = published_run
+    assert fingerprint(db, *sorted(out.iterdir())) == fingerprints
     assert not pipeline.scratch_path(db).exists()
 
 
 def test_missing_file(tmp_path, published):
     missing = tmp_path / "nowhere.parquet"
     with pytest.raises(InputError, match=r"nowhere\.parquet: events file not found"):
-        pipeline.build(missing, published[0])
+        pipeline.build(missing, published[0], published[1])
     assert_untouched(published)
 
 
 def test_glob_matching_nothing(tmp_path, published):
     with pytest.raises(InputError, match="no Parquet file matches"):
-        pipeline.build(tmp_path / "none-*.parquet", published[0])
+        pipeline.build(tmp_path / "none-*.parquet", published[0], published[1])
     assert_untouched(published)
 
 
@@ -44,7 +51,7 @@ def test_missing_column_is_named(tmp_path, published):
     del columns["session_id"]
     bad = write_events(tmp_path / "no_session.parquet", columns)
     with pytest.raises(InputError, match=r"no_session\.parquet: missing column\(s\) session_id"):
-        pipeline.build(bad, published[0])
+        pipeline.build(bad, published[0], published[1])
     assert_untouched(published)
 
 
@@ -54,14 +61,14 @@ def test_a_bad_file_in_a_folder_is_named(tmp_path, published):
     del columns["geography"]
     write_events(tmp_path / "in" / "day2" / "bad.parquet", columns)
     with pytest.raises(InputError, match=r"day2/bad\.parquet: missing column\(s\) geography"):
-        pipeline.build(tmp_path / "in", published[0])
+        pipeline.build(tmp_path / "in", published[0], published[1])
     assert_untouched(published)
 
 
 def test_empty_file(tmp_path, published):
     empty = write_events(tmp_path / "empty.parquet", event_rows(0))
     with pytest.raises(InputError, match=r"empty\.parquet: the file has no rows"):
-        pipeline.build(empty, published[0])
+        pipeline.build(empty, published[0], published[1])
     assert_untouched(published)
 
 
@@ -69,7 +76,7 @@ def test_not_parquet(tmp_path, published):
     junk = tmp_path / "junk.parquet"
     junk.write_text("shop,event_name\ns,page_viewed\n")
     with pytest.raises(InputError, match=r"junk\.parquet: not a readable Parquet file"):
-        pipeline.build(junk, published[0])
+        pipeline.build(junk, published[0], published[1])
     assert_untouched(published)
 
 
@@ -77,7 +84,7 @@ def test_unparseable_timestamps_are_shown(tmp_path, published):
     timestamps = pa.array(["2026-01-01T10:00:00Z", "yesterday", "31/12/2025 10:00"])
     bad = write_events(tmp_path / "text_ts.parquet", event_rows(3, event_timestamp=timestamps))
     with pytest.raises(InputError) as raised:
-        pipeline.build(bad, published[0])
+        pipeline.build(bad, published[0], published[1])
     message = str(raised.value)
     assert "text_ts.parquet: column event_timestamp has 2 row(s)" in message
     assert "yesterday" in message
@@ -88,7 +95,7 @@ def test_null_timestamps(tmp_path, published):
     timestamps = pa.array([None, None, 1], pa.timestamp("ms"))
     bad = write_events(tmp_path / "null_ts.parquet", event_rows(3, event_timestamp=timestamps))
     with pytest.raises(InputError, match="column event_timestamp has 2 row"):
-        pipeline.build(bad, published[0])
+        pipeline.build(bad, published[0], published[1])
     assert_untouched(published)
 
 
@@ -97,7 +104,7 @@ def test_wrong_column_type(tmp_path, published):
         tmp_path / "numeric_geo.parquet", event_rows(2, geography=pa.array([1.5, 2.5]))
     )
     with pytest.raises(InputError, match="column geography has type DOUBLE; expected text"):
-        pipeline.build(bad, published[0])
+        pipeline.build(bad, published[0], published[1])
     assert_untouched(published)
 
 
@@ -107,11 +114,12 @@ def test_a_failing_data_test_publishes_nothing(tmp_path, published):
         tmp_path / "no_shop.parquet", event_rows(2, shop=pa.array([None, None], pa.string()))
     )
     with pytest.raises(PipelineError, match=r"(?s)dbt build failed.*not_null_stg_events_shop"):
-        pipeline.build(bad, published[0], quiet=True)
+        pipeline.build(bad, published[0], published[1], quiet=True)
     assert_untouched(published)
 
 
 def test_the_published_file_is_complete(published):
     # No write-ahead log is left beside it: the renamed file holds everything.
-    db, _ = published
+    db, out, _ = published
     assert not db.with_name(db.name + ".wal").exists()
+    assert not list(out.glob("*.partial"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -87,3 +89,21 @@ def test_accounting_explains_every_raw_row(small_events, query):
     assert by_outcome["unmapped_event_name"] > 0
     unmapped = query("select distinct event_name from fct_unmapped_event_names")
     assert {"collection_viewed", "scroll"} <= set(unmapped["event_name"])
+
+
+def test_run_summary_reports_the_accounting(tmp_path, small_events, built_db):
+    from funnel_anomalies import exports
+
+    files = exports.render(built_db, [str(small_events)])
+    summary = json.loads(files[exports.RUN_SUMMARY])
+    raw_rows = pq.read_metadata(small_events).num_rows
+    assert sum(shop["raw_events"] for shop in summary["shops"].values()) == raw_rows
+    for shop in summary["shops"].values():
+        assert set(shop["counted"]) == {
+            "landing_page_views",
+            "product_views",
+            "add_to_cart",
+            "checkout_started",
+            "checkout_completed",
+        }
+        assert shop["hours"] >= 24

@@ -19,9 +19,9 @@ def build(
     db: Path = typer.Option(DEFAULT_DB, help="DuckDB file to publish."),
     out: Path = typer.Option(DEFAULT_OUT, help="Folder for reports and the chart."),
 ) -> None:
-    """Check the events, build every model and test, and publish the database."""
+    """Check the events, build every model and test, publish the database and OUT's files."""
     try:
-        published = pipeline.build(events, db)
+        published = pipeline.build(events, db, out)
     except (InputError, PipelineError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None

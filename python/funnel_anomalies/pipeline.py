@@ -1,7 +1,8 @@
 """The whole run: check the input, build a scratch database, publish it only if all passed.
 
 Readers (and the previous run's outputs) never see a half-built database: dbt writes into
-`<db>.building`, and only a run whose every step succeeded renames it over `<db>`.
+`<db>.building`, and only a run whose every step succeeded renames it over `<db>` and
+then replaces the files in OUT, each by a rename.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from funnel_anomalies import events_input
+from funnel_anomalies import events_input, exports
 from funnel_anomalies.dbt_invocation import run_dbt
 
 
@@ -31,16 +32,22 @@ def _publish(scratch: Path, db: Path) -> None:
     db.with_name(db.name + ".wal").unlink(missing_ok=True)
 
 
-def build(events: str | Path, db: Path, quiet: bool = False) -> Path:
-    """Build every model and test from `events` into `db`; return the published path."""
+def build(events: str | Path, db: Path, out: Path | None = None, quiet: bool = False) -> Path:
+    """Build every model and test from `events` into `db`, then replace OUT's files."""
     event_files = events_input.validate(events)
     db = db.resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     scratch = scratch_path(db)
     _remove_database(scratch)
+    staged: list = []
     try:
         run_dbt(["build"], scratch, {"events": event_files.pattern}, quiet=quiet)
+        if out is not None:
+            files = exports.render(scratch, [str(file) for file in event_files.files])
+            staged = exports.stage(out, files)
         _publish(scratch, db)
+        exports.publish(staged)
     finally:
+        exports.discard(staged)
         _remove_database(scratch)
     return db
