@@ -1,0 +1,103 @@
+"""Fitted totals kept on disk between runs, keyed on the series and the settings.
+
+A fit is reused only when the hours, the counts, the settings, the holidays and this
+module's CACHE_VERSION are all the same, so a cached result is exactly what a new fit
+would compute. Each (shop, metric) also keeps its latest Prophet parameters: when the
+series did change (an hour was added), the new fit starts from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from funnel_anomalies.forecasting import ForecastSettings, SeriesForecast, TotalFit
+
+CACHE_VERSION = "1"  # bump whenever forecasting.py changes what a fit computes
+
+
+def cache_key(
+    hours: pd.DatetimeIndex,
+    counts: np.ndarray,
+    settings: ForecastSettings,
+    holidays: pd.DataFrame | None,
+) -> str:
+    digest = hashlib.sha256()
+    digest.update(CACHE_VERSION.encode())
+    digest.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
+    digest.update(np.asarray(hours.asi8).tobytes())
+    digest.update(np.asarray(counts, dtype=float).tobytes())
+    if holidays is not None:
+        digest.update(holidays.to_csv(index=False).encode())
+    return digest.hexdigest()
+
+
+def _file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+class ForecastCache:
+    """A folder of fitted totals; `None` as the folder turns caching off."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        if directory is not None:
+            (directory / "fits").mkdir(parents=True, exist_ok=True)
+            (directory / "warm").mkdir(parents=True, exist_ok=True)
+
+    def load(self, key: str) -> tuple[TotalFit, str] | None:
+        """The cached fit and when it was fitted, or None."""
+        if self.directory is None:
+            return None
+        path = self.directory / "fits" / f"{key}.npz"
+        if not path.exists():
+            return None
+        with np.load(path) as stored:
+            meta = json.loads(str(stored["meta"]))
+            forecast = SeriesForecast(
+                stored["expected"],
+                stored["lower"],
+                stored["upper"],
+                meta["status"],
+                meta["excluded_hours"],
+            )
+            fit = TotalFit(forecast, stored["is_outlier"], 0, meta["params"])
+        return fit, meta["fitted_at"]
+
+    def save(self, key: str, fit: TotalFit, fitted_at: str) -> None:
+        if self.directory is None:
+            return
+        meta = {
+            "status": fit.forecast.status,
+            "excluded_hours": fit.forecast.excluded_hours,
+            "params": fit.warm_start,
+            "fitted_at": fitted_at,
+        }
+        path = self.directory / "fits" / f"{key}.npz"
+        partial = path.with_name(path.name + ".partial.npz")
+        np.savez(
+            partial,
+            expected=fit.forecast.expected,
+            lower=fit.forecast.lower,
+            upper=fit.forecast.upper,
+            is_outlier=fit.is_outlier,
+            meta=json.dumps(meta),
+        )
+        partial.replace(path)
+
+    def warm_start(self, shop: str, metric: str) -> dict | None:
+        if self.directory is None:
+            return None
+        path = self.directory / "warm" / f"{_file_name(shop)}__{metric}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def remember_warm_start(self, shop: str, metric: str, params: dict) -> None:
+        if self.directory is None or not params:
+            return
+        path = self.directory / "warm" / f"{_file_name(shop)}__{metric}.json"
+        path.write_text(json.dumps(params))

@@ -1,0 +1,64 @@
+"""Reading series from and writing forecasts to the DuckDB file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+FORECASTS_TABLE = "fct_forecasts"
+
+
+@dataclass
+class MetricSeries:
+    """One shop's metric: its total and every dimension's values, over the same hours."""
+
+    shop: str
+    metric: str
+    hours: pd.DatetimeIndex
+    total: np.ndarray
+    dimensions: dict[str, tuple[list[str], np.ndarray]]  # dimension -> (values, counts)
+
+
+def read_series(con: duckdb.DuckDBPyConnection) -> Iterator[MetricSeries]:
+    """Every (shop, metric) of fct_hourly_metrics, as dense arrays over its hours."""
+    hourly = con.execute(
+        """
+        select shop, metric, dimension, dimension_value, hour_at, events
+        from fct_hourly_metrics
+        order by shop, metric, dimension, dimension_value, hour_at
+        """
+    ).df()
+    for (shop, metric), rows in hourly.groupby(["shop", "metric"], sort=True):
+        total = rows[rows["dimension"] == "total"]
+        hours = pd.DatetimeIndex(total["hour_at"])
+        dimensions = {}
+        for dimension, values in rows[rows["dimension"] != "total"].groupby("dimension"):
+            wide = values.pivot(index="dimension_value", columns="hour_at", values="events")
+            wide = wide.reindex(columns=hours, fill_value=0)
+            dimensions[dimension] = (list(wide.index), wide.to_numpy(dtype=float))
+        yield MetricSeries(shop, metric, hours, total["events"].to_numpy(dtype=float), dimensions)
+
+
+def read_holidays(con: duckdb.DuckDBPyConnection, shop: str) -> pd.DataFrame | None:
+    """The promotions calendar rows for `shop` (or for every shop), as Prophet wants them."""
+    calendar = con.execute(
+        """
+        select holiday, cast(ds as timestamp) as ds, lower_window, upper_window
+        from promotions_calendar
+        where shop = ? or shop = '*'
+        order by ds, holiday
+        """,
+        [shop],
+    ).df()
+    return calendar if len(calendar) else None
+
+
+def write_forecasts(con: duckdb.DuckDBPyConnection, forecasts: pd.DataFrame) -> None:
+    """Replace fct_forecasts with `forecasts` in one statement."""
+    con.register("forecasts_frame", forecasts)
+    con.execute(f"create or replace table {FORECASTS_TABLE} as select * from forecasts_frame")
+    con.unregister("forecasts_frame")
