@@ -113,7 +113,10 @@ def test_a_failing_data_test_publishes_nothing(tmp_path, published):
     bad = write_events(
         tmp_path / "no_shop.parquet", event_rows(2, shop=pa.array([None, None], pa.string()))
     )
-    with pytest.raises(PipelineError, match=r"(?s)dbt build failed.*not_null_stg_events_shop"):
+    with pytest.raises(
+        PipelineError,
+        match=r"dbt build failed \(exit 1\): not_null_stg_events_shop \(fail: Got 2 results",
+    ):
         pipeline.build(bad, published[0], published[1], quiet=True)
     assert_untouched(published)
 

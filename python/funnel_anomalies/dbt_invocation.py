@@ -43,9 +43,29 @@ def run_dbt(
         text=True,
         check=False,
     )
+    run_results = DBT_PROJECT_DIR / "target" / "run_results.json"
     if completed.returncode != 0:
-        detail = f"\n{completed.stdout[-4000:]}" if quiet else ""
         raise PipelineError(
-            f"dbt {' '.join(arguments)} failed (exit {completed.returncode}){detail}"
+            f"dbt {arguments[0]} failed (exit {completed.returncode}): "
+            + (failed_nodes(run_results) or "see the dbt output above")
         )
-    return DBT_PROJECT_DIR / "target" / "run_results.json"
+    return run_results
+
+
+def _node_name(unique_id: str) -> str:
+    # model.<project>.<name>, test.<project>.<name>[.<hash>], unit_test.<project>.<model>.<name>
+    parts = unique_id.split(".")
+    return parts[-1] if parts[0] == "unit_test" else parts[2]
+
+
+def failed_nodes(run_results: Path) -> str:
+    """The nodes that errored or failed in the last dbt invocation, with dbt's message."""
+    if not run_results.exists():
+        return ""
+    results = json.loads(run_results.read_text())["results"]
+    return "; ".join(
+        f"{_node_name(result['unique_id'])} ({result['status']}: "
+        f"{(result.get('message') or '').strip()})"
+        for result in results
+        if result["status"] in ("error", "fail", "runtime error")
+    )
