@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import typer
 
-from funnel_anomalies import pipeline, sample_data
+from funnel_anomalies import evaluation, pipeline, sample_data
 from funnel_anomalies.errors import InputError, PipelineError
-from funnel_anomalies.project import DEFAULT_DB, DEFAULT_EVENTS, DEFAULT_OUT
+from funnel_anomalies.project import DEFAULT_DB, DEFAULT_EVENTS, DEFAULT_LABELS, DEFAULT_OUT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
@@ -40,6 +41,25 @@ def sample_data_command(
     spec = sample_data.default_spec(shops=shops, days=days, events=events, seed=seed)
     rows, labels_path = sample_data.write_sample(spec, output)
     typer.echo(f"wrote {rows:,} events to {output} and labels to {labels_path}")
+
+
+@app.command()
+def coverage(
+    db: Path = typer.Option(DEFAULT_DB, help="A published DuckDB file."),
+    labels: Path = typer.Option(DEFAULT_LABELS, help="Labels JSON of the events."),
+) -> None:
+    """Print how often the bands cover clean hours, by shop size and day or night."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        hours = evaluation.scored_hours(con)
+    known = evaluation.load_labels(labels)
+    typer.echo(evaluation.format_coverage(evaluation.coverage_table(hours, known)))
+    detection = evaluation.band_detection(hours, known)
+    typer.echo(
+        f"\nband alone on the totals: {detection['recall']:.1%} of "
+        f"{detection['labelled_hours']} labelled incident hours outside the band, "
+        f"{detection['false_flags_per_week_per_shop']:.1f} clean hours outside it per week "
+        "per shop"
+    )
 
 
 if __name__ == "__main__":

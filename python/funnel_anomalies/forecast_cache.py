@@ -1,8 +1,8 @@
 """Fitted totals kept on disk between runs, keyed on the series and the settings.
 
-A fit is reused only when the hours, the counts, the settings, the holidays and this
-module's CACHE_VERSION are all the same, so a cached result is exactly what a new fit
-would compute. Each (shop, metric) also keeps its latest Prophet parameters: when the
+A fit is reused only when the hours, the counts, the settings, the holidays and the code
+of forecasting.py are all the same, so a cached result is exactly what a new fit would
+compute. Each (shop, metric) also keeps its latest Prophet parameters: when the
 series did change (an hour was added), the new fit starts from them.
 """
 
@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from funnel_anomalies import forecasting
 from funnel_anomalies.forecasting import ForecastSettings, SeriesForecast, TotalFit
 
-CACHE_VERSION = "1"  # bump whenever forecasting.py changes what a fit computes
+# Any change to the fitting code invalidates every cached fit.
+CODE_VERSION = hashlib.sha256(Path(forecasting.__file__).read_bytes()).hexdigest()
 
 
 def cache_key(
@@ -28,7 +30,7 @@ def cache_key(
     holidays: pd.DataFrame | None,
 ) -> str:
     digest = hashlib.sha256()
-    digest.update(CACHE_VERSION.encode())
+    digest.update(CODE_VERSION.encode())
     digest.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
     digest.update(np.asarray(hours.asi8).tobytes())
     digest.update(np.asarray(counts, dtype=float).tobytes())

@@ -31,6 +31,7 @@ VALUE_METHOD = "share of total"
 @dataclass(frozen=True)
 class ForecastRun:
     series: int
+    series_totals: int
     prophet_fits: int
     cached_totals: int
     seconds: float
@@ -152,6 +153,7 @@ def forecast_all(
     table = pd.concat(frames, ignore_index=True)
     run = ForecastRun(
         series=series_count,
+        series_totals=len(all_series),
         prophet_fits=sum(fit.prophet_fits for fit in fits.values()),
         cached_totals=len(all_series) - len(pending),
         seconds=time.perf_counter() - started,

@@ -5,9 +5,10 @@ How a (shop, metric) is forecast:
 1. Its total gets a Prophet model (daily and weekly seasonality, optional holidays) fitted
    on sqrt(y + 3/8), a variance-stabilizing transform for counts: on that scale the noise
    of a Poisson-like count hardly depends on its level, so one model serves night and day.
-2. Robust training: a first fit finds hours far outside expectation (|z| > outlier_z);
-   they are left out of the second, final fit and out of the band's calibration, so a
-   past incident neither bends the curve nor widens later bands.
+2. Robust training: runs of zeros no Poisson count would produce (an outage, a broken
+   pixel) are left out first; then a first fit finds hours far outside expectation
+   (|z| > outlier_z); they are left out of the second, final fit and out of the band's
+   calibration, so a past incident neither bends the curve nor widens later bands.
 3. The band is calibrated on the clean residuals on the transformed scale: their variance
    as a + b * level (extra-Poisson noise grows with volume), and empirical quantiles of
    the standardized residuals, then mapped back to counts: asymmetric, never negative.
@@ -20,6 +21,7 @@ How a (shop, metric) is forecast:
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 
@@ -29,6 +31,9 @@ from prophet import Prophet
 
 STABILIZING_OFFSET = 3.0 / 8.0  # Anscombe's offset: sqrt(y + 3/8) for counts
 HOURS_PER_DAY = 24
+# A series whose last hours are an implausible silence this long has stopped; a single
+# silent last hour is more likely an hour still in progress when the data was exported.
+STOPPED_AFTER_HOURS = 3
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,9 @@ class TotalFit:
 
 def quiet_stan_logging() -> None:
     """cmdstanpy logs two INFO lines per fit; keep warnings and errors only. cmdstanpy sets
-    its logger up on first use unless it already has a handler, so give it one first."""
+    its logger up on first use unless it already has a handler, so give it one first.
+    Prophet's own use of a pandas argument deprecated in pandas 3 is not ours to fix."""
+    warnings.filterwarnings("ignore", message="The inplace keyword", module="prophet")
     for name in ("cmdstanpy", "prophet"):
         logger = logging.getLogger(name)
         if not logger.handlers:
@@ -200,23 +207,61 @@ def fit_total(
         lower, upper = calibrate_band(counts, expected, ~nothing, settings.interval_width)
         return TotalFit(SeriesForecast(expected, lower, upper, "short_history"), nothing, 0)
 
+    # Silence that cannot be chance (a broken pixel, an outage) is left out of both fits:
+    # left in, a flexible trend would bend down to it and expect the silence.
+    silent = implausible_zero_runs(counts)
     frame = pd.DataFrame({"ds": hours, "y": _transform(counts)})
-    first_pass, params = _fit_and_predict(frame, settings, history_days, holidays, warm_start)
-    is_outlier = _robust_outliers(
-        frame["y"].to_numpy() - first_pass, _from_transformed(first_pass), settings.outlier_z
+    first_training = frame.assign(y=frame["y"].where(~silent))
+    first_pass, params = _fit_and_predict(
+        first_training, settings, history_days, holidays, warm_start
+    )
+    is_outlier = silent | _robust_outliers(
+        np.where(silent, 0.0, frame["y"].to_numpy() - first_pass),
+        _from_transformed(first_pass),
+        settings.outlier_z,
     )
     fits = 1
     center = first_pass
-    if is_outlier.any():
+    if (is_outlier & ~silent).any():
         training = frame.assign(y=frame["y"].where(~is_outlier))
         center, params = _fit_and_predict(training, settings, history_days, holidays, params)
-        center = np.asarray(center)
         fits = 2
     expected = np.maximum(np.square(np.maximum(center, 0.0)) - 0.125, 0.0)
     lower, upper = calibrate_band(counts, expected, ~is_outlier, settings.interval_width)
-    status = "fitted" if history_days >= 7 else "short_history"
+    if silent[-STOPPED_AFTER_HOURS:].all():
+        status = "stopped"
+    elif history_days >= 7:
+        status = "fitted"
+    else:
+        status = "short_history"
     forecast = SeriesForecast(expected, lower, upper, status, int(is_outlier.sum()))
     return TotalFit(forecast, is_outlier, fits, params)
+
+
+def implausible_zero_runs(counts: np.ndarray, max_probability: float = 1e-6) -> np.ndarray:
+    """Hours inside runs of zeros that a Poisson count at the series' usual level for
+    those hours of the day would produce with probability below max_probability."""
+    counts = np.asarray(counts, dtype=float)
+    hour_of_day = np.arange(len(counts)) % HOURS_PER_DAY
+    usual = np.zeros(HOURS_PER_DAY)
+    for hour in range(HOURS_PER_DAY):
+        same_hour = counts[hour_of_day == hour]
+        usual[hour] = np.median(same_hour) if len(same_hour) else 0.0
+    silent = np.zeros(len(counts), dtype=bool)
+    is_zero = counts == 0
+    start = 0
+    while start < len(counts):
+        if not is_zero[start]:
+            start += 1
+            continue
+        end = start
+        while end < len(counts) and is_zero[end]:
+            end += 1
+        # P(a run of zeros) = exp(-sum of the usual rates over the run)
+        if usual[hour_of_day[start:end]].sum() > -np.log(max_probability):
+            silent[start:end] = True
+        start = end
+    return silent
 
 
 def _trailing_same_hour_sums(values: np.ndarray, window_days: int) -> np.ndarray:
@@ -244,19 +289,39 @@ def _trailing_sums(values: np.ndarray, window_hours: int) -> np.ndarray:
 def value_shares(
     value_counts: np.ndarray, clean: np.ndarray, settings: ForecastSettings
 ) -> np.ndarray:
-    """Each value's expected share of its total for every hour (rows sum to one where the
-    dimension has any history): same hour of day over the trailing window, shrunk towards
-    the value's share over all hours of that window. Hours flagged on the total are left
-    out. The first hours, with no history at all, use the shares over the whole series."""
-    clean_counts = value_counts * clean[np.newaxis, :]
-    same_hour = _trailing_same_hour_sums(clean_counts, settings.share_window_days)
-    all_hours = _trailing_sums(clean_counts, settings.share_window_days * HOURS_PER_DAY)
-    all_hours_total = all_hours.sum(axis=0)
-    overall = value_counts.sum(axis=1) / max(value_counts.sum(), 1.0)
+    """Each value's expected share of its total for every hour; the shares of a dimension
+    add up to one. A value's share is its part of the total at the same hour of day over
+    the trailing window, shrunk towards its part over all hours of that window. Only hours
+    since the value first appeared count, so a new value is not diluted by the weeks
+    before it existed; hours flagged on the total are left out. The first hour, with no
+    history at all, uses the first day's shares."""
+    value_counts = np.asarray(value_counts, dtype=float)
+    hour_index = np.arange(value_counts.shape[1])
+    first_seen = np.argmax(value_counts > 0, axis=1)
+    since_seen = hour_index[np.newaxis, :] >= first_seen[:, np.newaxis]
+    usable = since_seen & clean[np.newaxis, :]
+    own = value_counts * usable
+    total = value_counts.sum(axis=0)[np.newaxis, :] * usable
+    window_hours = settings.share_window_days * HOURS_PER_DAY
+    own_same_hour = _trailing_same_hour_sums(own, settings.share_window_days)
+    total_same_hour = _trailing_same_hour_sums(total, settings.share_window_days)
+    own_all_hours = _trailing_sums(own, window_hours)
+    total_all_hours = _trailing_sums(total, window_hours)
+    # Before any history: the first day's shares (the whole series' if the first day is empty).
+    first_day = value_counts[:, :HOURS_PER_DAY].sum(axis=1)
+    if first_day.sum() == 0:
+        first_day = value_counts.sum(axis=1)
+    first_day_share = first_day / max(first_day.sum(), 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        prior = np.where(all_hours_total > 0, all_hours / all_hours_total, overall[:, np.newaxis])
-    prior_weight = settings.share_prior_events
-    return (same_hour + prior_weight * prior) / (same_hour.sum(axis=0) + prior_weight)
+        prior = np.where(
+            total_all_hours > 0, own_all_hours / total_all_hours, first_day_share[:, np.newaxis]
+        )
+    prior = np.where(since_seen | (total_all_hours == 0), prior, 0.0)
+    weight = settings.share_prior_events
+    raw = (own_same_hour + weight * prior) / (total_same_hour + weight)
+    column_sums = raw.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(column_sums > 0, raw / column_sums, 0.0)
 
 
 def forecast_values(
@@ -285,7 +350,7 @@ def forecast_values(
         )
         clean &= ~residual_outlier
         lower, upper = calibrate_band(counts, expected, clean, settings.interval_width)
-        if total.forecast.status in ("all_zero", "short_history"):
+        if total.forecast.status in ("all_zero", "short_history", "stopped"):
             status = total.forecast.status
         elif first_seen >= 7 * HOURS_PER_DAY and history_days > 7:
             status = "new_value"

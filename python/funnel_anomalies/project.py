@@ -8,5 +8,6 @@ PROFILES_DIR = ROOT
 SOURCES_YAML = DBT_PROJECT_DIR / "models" / "staging" / "_staging__sources.yml"
 
 DEFAULT_EVENTS = ROOT / "data" / "al_updated_testdata.parquet"
+DEFAULT_LABELS = ROOT / "data" / "al_updated_testdata.labels.json"
 DEFAULT_DB = ROOT / "warehouse" / "funnel.duckdb"
 DEFAULT_OUT = ROOT / "output"
