@@ -71,7 +71,7 @@ def test_a_shop_that_stops_sending_early_is_forecast_over_its_own_span(tmp_path,
     )
     path = tmp_path / "quitter.parquet"
     pq.write_table(events.filter(keep), path)
-    db = pipeline.build(path, tmp_path / "funnel.duckdb", quiet=True, cache_dir=None)
+    db = pipeline.build(path, tmp_path / "funnel.duckdb", quiet=True).db
     with duckdb.connect(str(db), read_only=True) as con:
         spans = con.execute(
             "select shop, max(hour_at) as last_hour_at, count(*) as rows "

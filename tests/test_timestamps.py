@@ -33,7 +33,7 @@ def test_every_representation_counts_in_the_same_utc_hour(tmp_path):
             folder / f"{name}.parquet",
             event_rows(1, event_timestamp=timestamps, session_id=pa.array([name])),
         )
-    db = pipeline.build(folder, tmp_path / "funnel.duckdb", quiet=True)
+    db = pipeline.build(folder, tmp_path / "funnel.duckdb", quiet=True).db
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             """

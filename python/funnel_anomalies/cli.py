@@ -9,6 +9,7 @@ import typer
 
 from funnel_anomalies import evaluation, pipeline, sample_data
 from funnel_anomalies.errors import InputError, PipelineError
+from funnel_anomalies.forecasting import ForecastSettings
 from funnel_anomalies.project import DEFAULT_DB, DEFAULT_EVENTS, DEFAULT_LABELS, DEFAULT_OUT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -19,14 +20,25 @@ def build(
     events: str = typer.Option(str(DEFAULT_EVENTS), help="Parquet file, glob or folder."),
     db: Path = typer.Option(DEFAULT_DB, help="DuckDB file to publish."),
     out: Path = typer.Option(DEFAULT_OUT, help="Folder for reports and the chart."),
+    interval_width: float = typer.Option(0.99, help="Width of the expected band (0-1)."),
+    workers: int = typer.Option(0, help="Processes fitting Prophet; 0: one per core."),
 ) -> None:
     """Check the events, build every model and test, publish the database and OUT's files."""
+    if not 0.5 <= interval_width < 1:
+        typer.echo(f"error: --interval-width must be in [0.5, 1), got {interval_width}", err=True)
+        raise typer.Exit(code=2)
+    settings = ForecastSettings(interval_width=interval_width)
     try:
-        published = pipeline.build(events, db, out)
+        report = pipeline.build(events, db, out, settings=settings, workers=workers)
     except (InputError, PipelineError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(f"published {published}")
+    forecasts = report.forecasts
+    typer.echo(
+        f"published {report.db}: dbt {report.dbt_seconds:.1f} s, forecasts of "
+        f"{forecasts.series} series {forecasts.seconds:.1f} s ({forecasts.prophet_fits} "
+        f"Prophet fits, {forecasts.cached_totals} of {forecasts.series_totals} totals cached)"
+    )
 
 
 @app.command("sample-data")

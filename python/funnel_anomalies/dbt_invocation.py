@@ -52,6 +52,12 @@ def run_dbt(
     return run_results
 
 
+def model_seconds(run_results: Path) -> float:
+    """Time DuckDB spent executing models in the last dbt invocation."""
+    results = json.loads(run_results.read_text())["results"]
+    return sum(r["execution_time"] for r in results if r["unique_id"].startswith("model."))
+
+
 def _node_name(unique_id: str) -> str:
     # model.<project>.<name>, test.<project>.<name>[.<hash>], unit_test.<project>.<model>.<name>
     parts = unique_id.split(".")

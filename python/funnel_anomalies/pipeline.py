@@ -11,12 +11,14 @@ written into `<db>.building`, and only a run whose every step succeeded renames 
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from funnel_anomalies import events_input, exports, forecast_step
-from funnel_anomalies.dbt_invocation import run_dbt
+from funnel_anomalies.dbt_invocation import model_seconds, run_dbt
 from funnel_anomalies.forecasting import ForecastSettings
 
 # dbt selectors for the two halves of the build, split at the forecasts source.
@@ -41,6 +43,14 @@ def _publish(scratch: Path, db: Path) -> None:
     db.with_name(db.name + ".wal").unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class BuildReport:
+    db: Path
+    dbt_seconds: float  # both dbt invocations, start-up included
+    model_seconds: float  # what DuckDB spent executing the models
+    forecasts: forecast_step.ForecastRun
+
+
 def default_cache_dir(db: Path) -> Path:
     return db.parent / "forecast-cache"
 
@@ -53,7 +63,7 @@ def build(
     settings: ForecastSettings | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
-) -> Path:
+) -> BuildReport:
     """Build every model and test from `events` into `db`, then replace OUT's files."""
     event_files = events_input.validate(events)
     db = db.resolve()
@@ -63,14 +73,22 @@ def build(
     dbt_vars = {"events": event_files.pattern}
     staged: list = []
     try:
-        run_dbt(["build", *BEFORE_FORECASTS], scratch, dbt_vars, quiet=quiet)
-        forecast_step.run_forecast_step(
+        started = time.perf_counter()
+        models = model_seconds(
+            run_dbt(["build", *BEFORE_FORECASTS], scratch, dbt_vars, quiet=quiet)
+        )
+        dbt_seconds = time.perf_counter() - started
+        forecasts = forecast_step.run_forecast_step(
             scratch,
             settings or ForecastSettings(),
             cache_dir if cache_dir is not None else default_cache_dir(db),
             workers,
         )
-        run_dbt(["build", *AFTER_FORECASTS], scratch, dbt_vars, quiet=quiet)
+        started = time.perf_counter()
+        models += model_seconds(
+            run_dbt(["build", *AFTER_FORECASTS], scratch, dbt_vars, quiet=quiet)
+        )
+        dbt_seconds += time.perf_counter() - started
         if out is not None:
             files = exports.render(scratch, [str(file) for file in event_files.files])
             staged = exports.stage(out, files)
@@ -79,4 +97,4 @@ def build(
     finally:
         exports.discard(staged)
         _remove_database(scratch)
-    return db
+    return BuildReport(db, dbt_seconds, models, forecasts)
