@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine: `make build` and `make test`.
-# Overrides (Make variables, also read from the environment): EVENTS, DB, OUT.
+# Overrides (Make variables, also read from the environment): EVENTS, DB, OUT,
+# INTERVAL_WIDTH, WORKERS.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,6 +11,8 @@ SAMPLE_EVENTS := data/al_updated_testdata.parquet
 EVENTS ?= $(SAMPLE_EVENTS)
 DB ?= warehouse/funnel.duckdb
 OUT ?= output
+INTERVAL_WIDTH ?= 0.99
+WORKERS ?= 0
 
 .PHONY: build test bench check clean
 
@@ -24,7 +27,8 @@ $(SAMPLE_EVENTS): | $(INSTALLED)
 	$(BIN)/funnel-anomalies sample-data --output $@
 
 build: $(INSTALLED) $(if $(filter $(SAMPLE_EVENTS),$(EVENTS)),$(SAMPLE_EVENTS))
-	$(BIN)/funnel-anomalies build --events "$(EVENTS)" --db "$(DB)" --out "$(OUT)"
+	$(BIN)/funnel-anomalies build --events "$(EVENTS)" --db "$(DB)" --out "$(OUT)" \
+		--interval-width "$(INTERVAL_WIDTH)" --workers "$(WORKERS)"
 
 test: $(INSTALLED)
 	$(BIN)/pytest
