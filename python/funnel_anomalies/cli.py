@@ -74,5 +74,17 @@ def coverage(
     )
 
 
+@app.command()
+def evaluate(
+    labels: Path = typer.Option(DEFAULT_LABELS, help="Labels JSON of the events."),
+    db: Path = typer.Option(DEFAULT_DB, help="A published DuckDB file."),
+) -> None:
+    """Score the anomalies, contributors and scenarios of a run against a labels file."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        scores = evaluation.detection_scores(con, evaluation.load_labels(labels))
+    typer.echo(evaluation.DETECTION_HEADER)
+    typer.echo(evaluation.format_detection(str(labels.name), scores))
+
+
 if __name__ == "__main__":
     app()

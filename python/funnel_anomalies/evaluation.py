@@ -141,3 +141,119 @@ def format_coverage(table: pd.DataFrame) -> str:
             f"| {row.coverage:.2%} |"
         )
     return "\n".join(lines)
+
+
+def _in_window(hour_at: pd.Timestamp, incident: dict, slack: pd.Timedelta = SLACK) -> bool:
+    start = pd.Timestamp(incident["start_at"]) - slack
+    end = pd.Timestamp(incident["end_at"]) + slack
+    return start <= hour_at <= end
+
+
+def detection_scores(con: duckdb.DuckDBPyConnection, labels: dict) -> dict:
+    """The anomaly rules scored against the labels:
+
+    - precision: anomalous metric-hours inside a labelled window of their shop (one hour
+      of slack either side) over all anomalous metric-hours;
+    - recall: labelled (incident, metric) pairs with an anomaly of the labelled direction
+      inside the window, over all labelled pairs (metrics listed as only possible count
+      neither way);
+    - root-cause accuracy: detected pairs whose primary contributor at the pair's peak hour
+      (largest |score| in the window) is the labelled one (none for none);
+    - scenario accuracy: labelled incidents whose most-overlapping group (most anomalous
+      metric-hours inside the window) has an acceptable scenario;
+    - false alarms: anomalous metric-hours outside every window, per week per shop.
+    """
+    hours = con.execute(
+        "select shop, hour_at, metric, direction, score, primary_dimension, primary_value "
+        "from fct_anomaly_hours"
+    ).df()
+    groups = con.execute(
+        "select group_id, shop, direction, start_at, end_at, scenario from fct_anomaly_groups"
+    ).df()
+    membership = con.execute(
+        """
+        select groups.group_id, hours.shop, hours.hour_at, hours.metric
+        from fct_anomaly_hours as hours
+        inner join fct_anomaly_groups as groups
+            on hours.shop = groups.shop
+            and hours.direction = groups.direction
+            and hours.hour_at between groups.start_at and groups.end_at
+            and list_contains(groups.metrics, hours.metric)
+        """
+    ).df()
+    shop_weeks = con.execute(
+        "select sum(hours) / 168.0 from "
+        "(select shop, count(distinct hour_at) as hours from fct_hourly_metrics group by shop)"
+    ).fetchone()[0]
+    incidents = labels["incidents"]
+
+    inside = np.array(
+        [
+            any(i["shop"] == shop and _in_window(at, i) for i in incidents)
+            for shop, at in zip(hours["shop"], hours["hour_at"], strict=True)
+        ],
+        dtype=bool,
+    )
+    precision = float(inside.mean()) if len(hours) else float("nan")
+
+    pairs, detected, causes_right = 0, 0, 0
+    scenarios_scored, scenarios_right = 0, 0
+    for incident in incidents:
+        in_window = hours[
+            (hours["shop"] == incident["shop"])
+            & (hours["direction"] == incident["direction"])
+            & hours["hour_at"].map(lambda at, i=incident: _in_window(at, i))
+        ]
+        for metric, cause in incident["metrics"].items():
+            pairs += 1
+            found = in_window[in_window["metric"] == metric]
+            if found.empty:
+                continue
+            detected += 1
+            peak = found.loc[found["score"].abs().idxmax()]
+            primary = (
+                None
+                if pd.isna(peak["primary_dimension"])
+                else {"dimension": peak["primary_dimension"], "value": peak["primary_value"]}
+            )
+            causes_right += primary == cause
+        if incident["metrics"]:
+            scenarios_scored += 1
+            members = membership[
+                (membership["shop"] == incident["shop"])
+                & membership["hour_at"].map(lambda at, i=incident: _in_window(at, i))
+            ]
+            if not members.empty:
+                best = members["group_id"].value_counts().idxmax()
+                scenario = groups.loc[groups["group_id"] == best, "scenario"].iloc[0]
+                scenarios_right += scenario in incident["acceptable_scenarios"]
+    recall = detected / pairs if pairs else float("nan")
+    return {
+        "anomalous_metric_hours": int(len(hours)),
+        "precision": precision,
+        "labelled_pairs": pairs,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "root_cause_accuracy": causes_right / detected if detected else float("nan"),
+        "scenario_accuracy": (
+            scenarios_right / scenarios_scored if scenarios_scored else float("nan")
+        ),
+        "incidents_scored": scenarios_scored,
+        "false_alarms_per_week_per_shop": float((~inside).sum() / shop_weeks),
+    }
+
+
+def format_detection(name: str, scores: dict) -> str:
+    return (
+        f"| {name} | {scores['anomalous_metric_hours']} | {scores['precision']:.3f} "
+        f"| {scores['recall']:.3f} ({scores['labelled_pairs']} pairs) | {scores['f1']:.3f} "
+        f"| {scores['root_cause_accuracy']:.3f} | {scores['scenario_accuracy']:.3f} "
+        f"({scores['incidents_scored']} incidents) "
+        f"| {scores['false_alarms_per_week_per_shop']:.2f} |"
+    )
+
+
+DETECTION_HEADER = (
+    "| data | anomalous metric-hours | precision | recall | F1 | root-cause accuracy "
+    "| scenario accuracy | false alarms / week / shop |\n|---|---|---|---|---|---|---|---|"
+)

@@ -62,11 +62,12 @@ class ForecastCache:
         with np.load(path) as stored:
             meta = json.loads(str(stored["meta"]))
             forecast = SeriesForecast(
-                stored["expected"],
-                stored["lower"],
-                stored["upper"],
-                meta["status"],
-                meta["excluded_hours"],
+                expected=stored["expected"],
+                lower=stored["lower"],
+                upper=stored["upper"],
+                noise_scale=stored["noise_scale"],
+                status=meta["status"],
+                excluded_hours=meta["excluded_hours"],
             )
             fit = TotalFit(forecast, stored["is_outlier"], 0, meta["params"])
         return fit, meta["fitted_at"]
@@ -87,6 +88,7 @@ class ForecastCache:
             expected=fit.forecast.expected,
             lower=fit.forecast.lower,
             upper=fit.forecast.upper,
+            noise_scale=fit.forecast.noise_scale,
             is_outlier=fit.is_outlier,
             meta=json.dumps(meta),
         )

@@ -90,6 +90,7 @@ def _rows(
             "expected": forecast.expected,
             "expected_lower": forecast.lower,
             "expected_upper": forecast.upper,
+            "noise_scale": forecast.noise_scale,
             "method": method if forecast.status != "all_zero" else "none: no events",
             "fit_status": forecast.status,
             "excluded_hours": forecast.excluded_hours,

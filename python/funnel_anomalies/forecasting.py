@@ -61,6 +61,7 @@ class SeriesForecast:
     expected: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+    noise_scale: np.ndarray  # noise of sqrt(y + 3/8) around sqrt(expected + 3/8)
     status: str
     excluded_hours: int = 0
 
@@ -114,8 +115,9 @@ def calibrate_band(
     expected: np.ndarray,
     clean: np.ndarray,
     interval_width: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The band around `expected` (counts), calibrated on the hours where `clean` is true."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The band around `expected` (counts), calibrated on the hours where `clean` is true,
+    and the noise scale on the transformed scale it was built from."""
     center = _transform(expected)
     residuals = _transform(counts) - center
     a, b = _variance_model(residuals[clean], expected[clean])
@@ -130,7 +132,9 @@ def calibrate_band(
         high_z = max(float(np.quantile(standardized, 1.0 - tail)), gaussian)
     else:
         low_z, high_z = -gaussian, gaussian
-    return _from_transformed(center + low_z * sigma), _from_transformed(center + high_z * sigma)
+    lower = _from_transformed(center + low_z * sigma)
+    upper = _from_transformed(center + high_z * sigma)
+    return lower, upper, sigma
 
 
 def _robust_outliers(residuals: np.ndarray, level: np.ndarray, outlier_z: float) -> np.ndarray:
@@ -200,12 +204,14 @@ def fit_total(
     nothing = np.zeros(len(counts), dtype=bool)
     if counts.sum() == 0:
         zeros = np.zeros(len(counts))
-        return TotalFit(SeriesForecast(zeros, zeros, zeros, "all_zero"), nothing, 0)
+        quiet = np.full(len(counts), 0.5)  # a Poisson count's noise on this scale
+        return TotalFit(SeriesForecast(zeros, zeros, zeros, quiet, "all_zero"), nothing, 0)
     if history_days < settings.min_history_days:
         # Too short for a daily curve: a flat expectation at the typical level.
         expected = np.full(len(counts), float(np.median(counts)))
-        lower, upper = calibrate_band(counts, expected, ~nothing, settings.interval_width)
-        return TotalFit(SeriesForecast(expected, lower, upper, "short_history"), nothing, 0)
+        lower, upper, noise = calibrate_band(counts, expected, ~nothing, settings.interval_width)
+        forecast = SeriesForecast(expected, lower, upper, noise, "short_history")
+        return TotalFit(forecast, nothing, 0)
 
     # Silence that cannot be chance (a broken pixel, an outage) is left out of both fits:
     # left in, a flexible trend would bend down to it and expect the silence.
@@ -227,14 +233,14 @@ def fit_total(
         center, params = _fit_and_predict(training, settings, history_days, holidays, params)
         fits = 2
     expected = np.maximum(np.square(np.maximum(center, 0.0)) - 0.125, 0.0)
-    lower, upper = calibrate_band(counts, expected, ~is_outlier, settings.interval_width)
+    lower, upper, noise = calibrate_band(counts, expected, ~is_outlier, settings.interval_width)
     if silent[-STOPPED_AFTER_HOURS:].all():
         status = "stopped"
     elif history_days >= 7:
         status = "fitted"
     else:
         status = "short_history"
-    forecast = SeriesForecast(expected, lower, upper, status, int(is_outlier.sum()))
+    forecast = SeriesForecast(expected, lower, upper, noise, status, int(is_outlier.sum()))
     return TotalFit(forecast, is_outlier, fits, params)
 
 
@@ -338,7 +344,8 @@ def forecast_values(
         expected = total.forecast.expected * share
         if counts.sum() == 0:
             zeros = np.zeros(len(counts))
-            forecasts.append(SeriesForecast(zeros, zeros, zeros, "all_zero"))
+            quiet = np.full(len(counts), 0.5)
+            forecasts.append(SeriesForecast(zeros, zeros, zeros, quiet, "all_zero"))
             continue
         # A value is new if it first appears after the first week: its share is still
         # being learnt, and its band is calibrated on the hours since it appeared.
@@ -349,12 +356,14 @@ def forecast_values(
             _transform(counts) - _transform(expected), expected, settings.outlier_z
         )
         clean &= ~residual_outlier
-        lower, upper = calibrate_band(counts, expected, clean, settings.interval_width)
+        lower, upper, noise = calibrate_band(counts, expected, clean, settings.interval_width)
         if total.forecast.status in ("all_zero", "short_history", "stopped"):
             status = total.forecast.status
         elif first_seen >= 7 * HOURS_PER_DAY and history_days > 7:
             status = "new_value"
         else:
             status = "share_of_total"
-        forecasts.append(SeriesForecast(expected, lower, upper, status, int((~clean & seen).sum())))
+        forecasts.append(
+            SeriesForecast(expected, lower, upper, noise, status, int((~clean & seen).sum()))
+        )
     return forecasts

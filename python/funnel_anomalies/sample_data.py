@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -175,16 +175,17 @@ class Effect:
 
 @dataclass(frozen=True)
 class Incident:
+    """Effects on one shop for a few hours. Which metrics it moves detectably, their root
+    causes and the resulting scenario are worked out from the effects (see labels())."""
+
     incident_id: str
-    scenario: str
+    intended_scenario: str
     shop: str
     start_day: int
     start_hour: int
     hours: int
     direction: str
     effects: tuple[Effect, ...]
-    # metric -> (dimension, value) expected as its primary contributor, or None
-    root_causes: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     description: str = ""
 
 
@@ -206,7 +207,8 @@ DEFAULT_SHOPS = (
 
 
 def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...]:
-    """One incident per scenario kind and a positive one, placed in the last weeks."""
+    """One incident per scenario kind and a positive one, placed in the last weeks, each
+    strong enough to be seen at the volume of the shop it hits."""
     big = shops[0].name
     second = shops[1 % len(shops)].name
     smallest = shops[-1].name
@@ -216,20 +218,15 @@ def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...
 
     return (
         Incident(
-            "A-android-outage",
+            "A-ios-outage",
             "A",
             big,
             day(0.43),
-            14,
-            3,
+            17,
+            4,
             "negative",
-            (Effect("traffic", "device", "Android", 0.1),),
-            {
-                "landing_page_views": ("device", "Android"),
-                "product_views": ("device", "Android"),
-                "add_to_cart": ("device", "Android"),
-            },
-            "Android sessions stop arriving: every funnel step loses its Android share.",
+            (Effect("traffic", "device", "iOS", 0.0),),
+            "iOS sessions stop arriving: every funnel step loses its iOS share.",
         ),
         Incident(
             "B-paid-social-and-ios-cart",
@@ -240,13 +237,9 @@ def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...
             3,
             "negative",
             (
-                Effect("traffic", "utm_source", "fbig", 0.0),
-                Effect("add_to_cart", "device", "iOS", 0.1),
+                Effect("traffic", "utm_medium", "paid social", 0.0),
+                Effect("add_to_cart", "device", "iOS", 0.0),
             ),
-            {
-                "landing_page_views": ("utm_source", "fbig"),
-                "add_to_cart": ("device", "iOS"),
-            },
             "Paid social traffic stops and, at the same time, iOS add-to-cart breaks.",
         ),
         Incident(
@@ -257,8 +250,7 @@ def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...
             11,
             4,
             "negative",
-            (Effect("product_view", None, None, 0.35),),
-            {"product_views": None, "add_to_cart": None},
+            (Effect("product_view", None, None, 0.15),),
             "Product pages slow down for everyone: no segment stands out.",
         ),
         Incident(
@@ -270,7 +262,6 @@ def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...
             2,
             "positive",
             (Effect("product_view_count", "device", "Other", 25.0),),
-            {"product_views": ("device", "Other")},
             "A crawler with a Linux user agent requests product pages.",
         ),
         Incident(
@@ -281,11 +272,7 @@ def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...
             17,
             3,
             "positive",
-            (Effect("traffic", "geography", "GB", 4.0),),
-            {
-                "landing_page_views": ("geography", "GB"),
-                "product_views": ("geography", "GB"),
-            },
+            (Effect("traffic", "geography", "GB", 8.0),),
             "A UK promotion brings extra visitors who browse as usual.",
         ),
     )
@@ -577,12 +564,116 @@ def generate_events(spec: SampleSpec) -> pa.Table:
     return events.cast(plain)
 
 
+# Variance over mean of each metric's hourly count: a session views 1 + Poisson(1)
+# products when it views any, and adds 1 + Poisson(0.3) items when it adds any.
+DISPERSION = {
+    "landing_page_views": 1.0,
+    "product_views": 2.5,
+    "add_to_cart": 1.53,
+    "checkout_started": 1.0,
+    "checkout_completed": 1.0,
+}
+# A metric "should move" when, at the strongest hour of the incident, its expected count
+# is this many noise levels (of sqrt(count)) away from its count without the incident:
+# comfortably past the detector's default threshold of 4, so that recall is fair. Between
+# POSSIBLE_SCORE and that, a detector may or may not see it: such metrics are listed as
+# possible, count neither for nor against recall, and widen the acceptable scenarios.
+DETECTABLE_SCORE = 5.5
+POSSIBLE_SCORE = 2.5
+# An effect is a metric's root cause when it makes at least this share of the change.
+ROOT_CAUSE_SHARE = 0.6
+LABEL_SAMPLE_SESSIONS = 200_000
+
+
+def _expected_events_per_session(
+    segments: dict[str, np.ndarray], effects: tuple[Effect, ...]
+) -> dict[str, float]:
+    """Mean events of each metric per session arriving without the incident, with the
+    effects applied (traffic effects thin or multiply the sessions themselves)."""
+    hours = np.zeros(len(segments["geography"]), dtype=np.int64)
+    window = [(0, 0, Incident("", "", "", 0, 0, 1, "", effects))]
+    traffic = _multiplier("traffic", segments, hours, window)
+    probability = {
+        step: np.clip(base * _multiplier(step, segments, hours, window), 0.0, 1.0)
+        for step, base in FUNNEL_STEP_PROBABILITY.items()
+    }
+    views = probability["product_view"]
+    carts = views * probability["add_to_cart"]
+    started = carts * probability["checkout_started"]
+    view_count = (1 + MEAN_EXTRA_PRODUCT_VIEWS) * _multiplier(
+        "product_view_count", segments, hours, window
+    )
+    per_session = {
+        "landing_page_views": np.ones(len(hours)),
+        "product_views": views * view_count,
+        "add_to_cart": carts * 1.3,
+        "checkout_started": started,
+        "checkout_completed": started * probability["checkout_completed"],
+    }
+    return {metric: float(np.mean(traffic * values)) for metric, values in per_session.items()}
+
+
+def _incident_metrics(spec: SampleSpec, incident: Incident, segments) -> tuple[dict, dict]:
+    """The metrics the incident moves clearly and those it may move detectably, each
+    with its root cause (the dimension value of the effect that makes most of the change,
+    or None)."""
+    shop = next(s for s in spec.shops if s.name == incident.shop)
+    first_hour = incident.start_day * 24 + incident.start_hour
+    window = np.arange(first_hour, first_hour + incident.hours)
+    sessions = shop.peak_sessions_per_hour * hourly_profile(window, spec.days)
+    baseline = _expected_events_per_session(segments, ())
+    with_incident = _expected_events_per_session(segments, incident.effects)
+    alone = {
+        effect: _expected_events_per_session(segments, (effect,)) for effect in incident.effects
+    }
+    clear, possible = {}, {}
+    for metric, usual in baseline.items():
+        before = sessions * usual
+        after = sessions * with_incident[metric]
+        noise = 0.5 * np.sqrt(DISPERSION[metric])
+        score = np.abs(np.sqrt(after + 0.375) - np.sqrt(before + 0.375)) / noise
+        if score.max() < POSSIBLE_SCORE:
+            continue
+        change = with_incident[metric] - usual
+        cause = None
+        for effect, moved in alone.items():
+            share = (moved[metric] - usual) / change
+            if effect.dimension is not None and share >= ROOT_CAUSE_SHARE:
+                cause = {"dimension": effect.dimension, "value": effect.value}
+        (clear if score.max() >= DETECTABLE_SCORE else possible)[metric] = cause
+    return clear, possible
+
+
+def scenario_of(metrics: dict, hours: int) -> str | None:
+    """The scenario rule of fct_anomaly_groups, applied to what an incident should show."""
+    if not metrics:
+        return None
+    if len(metrics) == 1 or hours == 1:
+        return "D"
+    causes = {(c["dimension"], c["value"]) for c in metrics.values() if c is not None}
+    if not causes:
+        return "C"
+    return "A" if len(causes) == 1 else "B"
+
+
 def labels(spec: SampleSpec) -> dict:
-    """The incidents as the evaluation reads them: UTC windows, metrics and root causes."""
+    """The incidents as the evaluation reads them: UTC windows, the metrics each moves
+    detectably with their root-cause dimension value (or none), and the scenario."""
+    segments = _session_segments(np.random.default_rng(spec.seed + 1), LABEL_SAMPLE_SESSIONS)
     incidents = []
     for incident in spec.incidents:
         start_at = spec.start + timedelta(days=incident.start_day, hours=incident.start_hour)
         end_at = start_at + timedelta(hours=incident.hours - 1)
+        metrics, possible = _incident_metrics(spec, incident, segments)
+        acceptable = set()
+        for subset in range(2 ** len(possible)):
+            seen = dict(metrics)
+            seen.update(
+                (metric, cause)
+                for position, (metric, cause) in enumerate(possible.items())
+                if subset >> position & 1
+            )
+            acceptable.add(scenario_of(seen, incident.hours))
         incidents.append(
             {
                 "incident_id": incident.incident_id,
@@ -590,11 +681,11 @@ def labels(spec: SampleSpec) -> dict:
                 "start_at": start_at.strftime("%Y-%m-%d %H:%M:%S"),
                 "end_at": end_at.strftime("%Y-%m-%d %H:%M:%S"),
                 "direction": incident.direction,
-                "scenario": incident.scenario,
-                "metrics": {
-                    metric: (None if cause is None else {"dimension": cause[0], "value": cause[1]})
-                    for metric, cause in incident.root_causes.items()
-                },
+                "metrics": metrics,
+                "possible_metrics": possible,
+                "scenario": scenario_of(metrics, incident.hours),
+                "acceptable_scenarios": sorted(x for x in acceptable if x is not None),
+                "intended_scenario": incident.intended_scenario,
                 "effects": [asdict(effect) for effect in incident.effects],
                 "description": incident.description,
             }

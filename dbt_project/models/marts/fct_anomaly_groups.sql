@@ -1,0 +1,132 @@
+-- Anomalies of one shop and one direction, across metrics, where each next anomalous hour
+-- comes at most group_max_gap_hours after the group's last; each group's scenario:
+--   D  the group has one metric, or lasts one hour;
+--   C  otherwise, when no metric in it has a clear contributor;
+--   A  otherwise, when the metrics with a clear contributor all share one (same dimension
+--      and value; a metric without a clear contributor does not break the sharing);
+--   B  otherwise: different metrics have different contributors.
+-- A metric's contributor in a group is the primary contributor of its peak hour (the
+-- hour with the largest score).
+with
+
+anomaly_hours as (
+    select * from {{ ref('fct_anomaly_hours') }}
+),
+
+ordered as (
+    select
+        *,
+        max(hour_at) over (
+            partition by shop, direction
+            order by hour_at, metric
+            rows between unbounded preceding and 1 preceding
+        ) as previous_last_hour_at,
+    from anomaly_hours
+),
+
+numbered as (
+    select
+        *,
+        sum(
+            case
+                when previous_last_hour_at is null
+                    or hour_at > previous_last_hour_at
+                    + to_hours({{ var('group_max_gap_hours') }})
+                    then 1
+                else 0
+            end
+        ) over (
+            partition by shop, direction
+            order by hour_at, metric
+            rows between unbounded preceding and current row
+        ) as group_number,
+    from ordered
+),
+
+metric_contributors as (
+    select
+        shop,
+        direction,
+        group_number,
+        metric,
+        arg_max(primary_dimension, abs(score)) as contributor_dimension,
+        arg_max(primary_value, abs(score)) as contributor_value,
+        arg_max(primary_contribution, abs(score)) as contributor_contribution,
+        arg_max(hour_at, abs(score)) as peak_hour_at,
+        arg_max(pct_diff, abs(score)) as peak_pct_diff,
+    from numbered
+    group by all
+),
+
+spans as (
+    select
+        shop,
+        direction,
+        group_number,
+        min(hour_at) as start_at,
+        max(hour_at) as end_at,
+        count(distinct hour_at) as n_hours,
+    from numbered
+    group by all
+),
+
+contributors_by_group as (
+    select
+        shop,
+        direction,
+        group_number,
+        list(metric order by metric) as metrics,
+        count(*) as n_metrics,
+        list(
+            {
+                'metric': metric,
+                'dimension': contributor_dimension,
+                'value': contributor_value,
+                'contribution': round(contributor_contribution, 4),
+                'peak_hour_at': peak_hour_at,
+                'peak_pct_diff': round(peak_pct_diff, 2),
+            }
+            order by metric
+        ) as contributors,
+        count(contributor_dimension) as n_metrics_with_contributor,
+        count(distinct (contributor_dimension, contributor_value))
+            filter (where contributor_dimension is not null) as n_distinct_contributors,
+        list(distinct contributor_dimension)
+            filter (where contributor_dimension is not null) as dimensions,
+    from metric_contributors
+    group by all
+),
+
+classified as (
+    select
+        spans.*,
+        contributors_by_group.* exclude (shop, direction, group_number),
+        case
+            when contributors_by_group.n_metrics = 1 or spans.n_hours = 1 then 'D'
+            when contributors_by_group.n_metrics_with_contributor = 0 then 'C'
+            when contributors_by_group.n_distinct_contributors = 1 then 'A'
+            else 'B'
+        end as scenario,
+    from spans
+    inner join contributors_by_group using (shop, direction, group_number)
+),
+
+final as (
+    select
+        row_number() over (order by start_at, shop, direction) as group_id,
+        shop,
+        direction,
+        start_at,
+        end_at,
+        n_hours,
+        metrics,
+        n_metrics,
+        scenario,
+        contributors,
+        coalesce(dimensions, []) as dimensions,
+        n_metrics_with_contributor,
+        n_distinct_contributors,
+    from classified
+)
+
+select * from final
