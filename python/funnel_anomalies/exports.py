@@ -10,7 +10,12 @@ from pathlib import Path
 
 import duckdb
 
+from funnel_anomalies import reports
+
 RUN_SUMMARY = "run_summary.json"
+ANOMALY_REPORT = "anomaly_report.csv"
+GROUP_REPORT = "anomaly_group_report.csv"
+SCENARIOS = "anomaly_scenarios.json"
 
 
 def stage(out: Path, files: dict[str, str]) -> list[tuple[Path, Path]]:
@@ -85,5 +90,13 @@ def run_summary(con: duckdb.DuckDBPyConnection, input_files: list[str]) -> dict:
 def render(db: Path, input_files: list[str]) -> dict[str, str]:
     """Every OUT file of a run, by name, rendered from the database at `db`."""
     with duckdb.connect(str(db), read_only=True) as con:
-        summary = run_summary(con, input_files)
-    return {RUN_SUMMARY: json.dumps(summary, indent=2) + "\n"}
+        return {
+            RUN_SUMMARY: json.dumps(run_summary(con, input_files), indent=2) + "\n",
+            ANOMALY_REPORT: _csv(reports.anomaly_report(con)),
+            GROUP_REPORT: _csv(reports.group_report(con)),
+            SCENARIOS: json.dumps(reports.scenarios(con), indent=2) + "\n",
+        }
+
+
+def _csv(frame) -> str:
+    return frame.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S")

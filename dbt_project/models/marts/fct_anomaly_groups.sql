@@ -111,6 +111,55 @@ classified as (
     inner join contributors_by_group using (shop, direction, group_number)
 ),
 
+described as (
+    select
+        *,
+        list_transform(metrics, lambda metric: replace(metric, '_', ' ')) as metric_names,
+        list_transform(
+            list_filter(contributors, lambda contributor: contributor.dimension is not null),
+            lambda contributor:
+                replace(contributor.metric, '_', ' ') || ' by ' || contributor.value
+                || ' (' || contributor.dimension || ')'
+        ) as contributor_phrases,
+        list_filter(
+            contributors, lambda contributor: contributor.dimension is not null
+        )[1] as first_contributor,
+        case direction when 'negative' then 'fell' else 'rose' end as verb,
+        strftime(start_at, '%Y-%m-%d %H:00') || ' to ' || strftime(end_at, '%H:00')
+            || ' UTC' as span,
+    from classified
+),
+
+-- One line a person can read, by scenario.
+stated as (
+    select
+        *,
+        case scenario
+            when 'A' then
+                list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
+                || ' together, ' || span || ', all driven by '
+                || first_contributor.value || ' (' || first_contributor.dimension || ')'
+            when 'B' then
+                list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
+                || ' together, ' || span || ', with different causes: '
+                || list_aggregate(contributor_phrases, 'string_agg', '; ')
+            when 'C' then
+                list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
+                || ' together, ' || span || ', with no segment standing out: a shop-wide cause'
+            else
+                list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb || ', ' || span
+                || case
+                    when first_contributor.dimension is null
+                        then ', with no segment standing out'
+                    when n_metrics = 1
+                        then ', driven by ' || first_contributor.value
+                        || ' (' || first_contributor.dimension || ')'
+                    else ', ' || list_aggregate(contributor_phrases, 'string_agg', '; ')
+                end
+        end as root_cause,
+    from described
+),
+
 final as (
     select
         row_number() over (order by start_at, shop, direction) as group_id,
@@ -126,7 +175,8 @@ final as (
         coalesce(dimensions, []) as dimensions,
         n_metrics_with_contributor,
         n_distinct_contributors,
-    from classified
+        root_cause,
+    from stated
 )
 
 select * from final

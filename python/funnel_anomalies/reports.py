@@ -1,0 +1,196 @@
+"""The three reports, read from the anomaly tables of a built database.
+
+- anomaly_report: one row per shop and hour; for every metric and dimension value, the
+  anomaly flag, the percent difference from expected and the contribution.
+- group_report: one row per anomaly group with its span, direction, metrics, dimensions,
+  contributors per metric, a one-line root cause and the scenario.
+- scenarios: the groups by scenario with their dimensional patterns, metric
+  relationships and contributing factors (schemas/anomaly_scenarios.schema.json).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+
+METRIC_ORDER = (
+    "landing_page_views",
+    "product_views",
+    "add_to_cart",
+    "checkout_started",
+    "checkout_completed",
+)
+DIMENSION_ORDER = ("total", "geography", "device", "utm_source", "utm_medium")
+SCENARIO_MEANINGS = {
+    "A": "one shared contributor across metrics",
+    "B": "different contributors per metric",
+    "C": "no clear contributor",
+    "D": "a single metric or a single hour",
+}
+
+
+def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Wide: shop, hour_at, then `<metric>__<dimension>__<value>__{anomaly,pct_diff,
+    contribution}` for every series, metrics in funnel order, totals first."""
+    long = con.execute(
+        """
+        select
+            shop, hour_at, metric, dimension, dimension_value,
+            cast(is_anomaly as integer) as anomaly,
+            round(pct_diff, 2) as pct_diff,
+            round(contribution, 4) as contribution,
+        from fct_anomalies
+        """
+    ).df()
+    long["series"] = long["metric"] + "__" + long["dimension"] + "__" + long["dimension_value"]
+    wide = long.pivot(
+        index=["shop", "hour_at"], columns="series", values=["anomaly", "pct_diff", "contribution"]
+    )
+    order = (
+        long[["metric", "dimension", "dimension_value", "series"]]
+        .drop_duplicates()
+        .assign(
+            metric_rank=lambda frame: frame["metric"].map(METRIC_ORDER.index),
+            dimension_rank=lambda frame: frame["dimension"].map(DIMENSION_ORDER.index),
+        )
+        .sort_values(["metric_rank", "dimension_rank", "dimension_value"])["series"]
+    )
+    columns = [(field, series) for series in order for field in wide.columns.levels[0]]
+    wide = wide[columns]
+    wide.columns = [f"{series}__{field}" for field, series in columns]
+    return wide.reset_index().sort_values(["shop", "hour_at"], ignore_index=True)
+
+
+def group_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        """
+        select
+            group_id,
+            shop,
+            start_at,
+            end_at,
+            n_hours,
+            direction,
+            array_to_string(metrics, '; ') as metrics,
+            array_to_string(dimensions, '; ') as dimensions,
+            array_to_string(
+                list_transform(
+                    contributors,
+                    lambda contributor: contributor.metric || ': ' || coalesce(
+                        contributor.dimension || '=' || contributor.value || ' ('
+                        || cast(round(100 * contributor.contribution) as integer) || '%)',
+                        'no clear contributor'
+                    )
+                ),
+                '; '
+            ) as primary_contributors,
+            root_cause,
+            scenario,
+        from fct_anomaly_groups
+        order by group_id
+        """
+    ).df()
+
+
+def _iso(value) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scenarios(con: duckdb.DuckDBPyConnection) -> dict:
+    groups = con.execute(
+        """
+        select group_id, shop, direction, start_at, end_at, n_hours, metrics, scenario,
+            contributors, dimensions, root_cause
+        from fct_anomaly_groups
+        order by group_id
+        """
+    ).fetchall()
+    first_hours = con.execute(
+        """
+        select groups.group_id, hours.metric, min(hours.hour_at) as first_hour_at,
+        from fct_anomaly_groups as groups
+        inner join fct_anomaly_hours as hours
+            on hours.shop = groups.shop
+            and hours.direction = groups.direction
+            and hours.hour_at between groups.start_at and groups.end_at
+            and list_contains(groups.metrics, hours.metric)
+        group by all
+        """
+    ).fetchall()
+    first_by_group: dict[int, dict[str, str]] = {}
+    for group_id, metric, first_hour_at in first_hours:
+        first_by_group.setdefault(group_id, {})[metric] = first_hour_at
+    by_scenario: dict[str, list] = {scenario: [] for scenario in SCENARIO_MEANINGS}
+    for (
+        group_id,
+        shop,
+        direction,
+        start_at,
+        end_at,
+        n_hours,
+        metrics,
+        scenario,
+        contributors,
+        dimensions,
+        root_cause,
+    ) in groups:
+        firsts = first_by_group.get(group_id, {})
+        shared = {(c["dimension"], c["value"]) for c in contributors if c["dimension"] is not None}
+        by_scenario[scenario].append(
+            {
+                "group_id": group_id,
+                "shop": shop,
+                "direction": direction,
+                "start_at": _iso(start_at),
+                "end_at": _iso(end_at),
+                "n_hours": n_hours,
+                "root_cause": root_cause,
+                "dimensional_pattern": {
+                    "dimensions": list(dimensions),
+                    "shared_contributor": (
+                        {"dimension": next(iter(shared))[0], "value": next(iter(shared))[1]}
+                        if len(shared) == 1
+                        else None
+                    ),
+                    "distinct_contributors": len(shared),
+                },
+                "metric_relationships": {
+                    "metrics": sorted(metrics, key=METRIC_ORDER.index),
+                    "n_metrics": len(metrics),
+                    "funnel_span": [
+                        min(metrics, key=METRIC_ORDER.index),
+                        max(metrics, key=METRIC_ORDER.index),
+                    ],
+                    "moved_first": sorted(
+                        (m for m in metrics if firsts.get(m) == min(firsts.values())),
+                        key=METRIC_ORDER.index,
+                    )
+                    if firsts
+                    else [],
+                },
+                "contributing_factors": [
+                    {
+                        "metric": c["metric"],
+                        "dimension": c["dimension"],
+                        "value": c["value"],
+                        "contribution": c["contribution"],
+                        "peak_hour_at": _iso(c["peak_hour_at"]),
+                        "peak_pct_diff": c["peak_pct_diff"],
+                    }
+                    for c in contributors
+                ],
+            }
+        )
+    return {
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "scenarios": {
+            scenario: {
+                "meaning": SCENARIO_MEANINGS[scenario],
+                "n_groups": len(entries),
+                "groups": entries,
+            }
+            for scenario, entries in by_scenario.items()
+        },
+    }
