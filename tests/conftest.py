@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from funnel_anomalies import pipeline, sample_data
+from funnel_anomalies import evaluation, pipeline, sample_data
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +33,14 @@ def query(built_db):
     con = duckdb.connect(str(built_db), read_only=True)
     yield lambda sql: con.execute(sql).df()
     con.close()
+
+
+@pytest.fixture(scope="session")
+def incident_run(tmp_path_factory):
+    """Four weeks of three shops at the default hourly volume, a different seed."""
+    root = tmp_path_factory.mktemp("incidents")
+    spec = sample_data.default_spec(shops=3, days=28, events=1_650_000, seed=21)
+    events = root / "events.parquet"
+    _, labels_path = sample_data.write_sample(spec, events)
+    report = pipeline.build(events, root / "funnel.duckdb", root / "out", quiet=True)
+    return report.db, evaluation.load_labels(labels_path), root / "out"

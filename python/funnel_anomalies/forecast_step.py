@@ -7,6 +7,7 @@ changed); the dimension values follow from their total by shares (forecasting.py
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -60,7 +61,10 @@ def _fit_all(tasks: list[_FitTask], settings: ForecastSettings, workers: int) ->
     fits = {}
     with progress:
         if workers > 1 and len(tasks) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # Workers start from a clean server process: forking a process that has
+            # threads running (polars, DuckDB) can deadlock the child.
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 for index, fit in pool.map(_fit, tasks, [settings] * len(tasks)):
                     fits[index] = fit
                     progress.update()

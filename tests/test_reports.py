@@ -1,0 +1,90 @@
+"""The three reports: shapes a spreadsheet can open, and the JSON against its schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import jsonschema
+import pandas as pd
+
+from funnel_anomalies import exports
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "anomaly_scenarios.schema.json"
+
+
+def test_every_report_is_published(incident_run):
+    _, _, out = incident_run
+    names = sorted(path.name for path in out.iterdir())
+    assert names == sorted(
+        [
+            exports.ANOMALY_REPORT,
+            exports.GROUP_REPORT,
+            exports.SCENARIOS,
+            exports.RUN_SUMMARY,
+        ]
+    )
+
+
+def test_anomaly_report_has_a_row_per_shop_hour_and_three_columns_per_series(incident_run):
+    db, _, out = incident_run
+    report = pd.read_csv(out / exports.ANOMALY_REPORT)
+    with duckdb.connect(str(db), read_only=True) as con:
+        shop_hours, series = con.execute(
+            "select count(distinct (shop, hour_at)), "
+            "count(distinct (metric, dimension, dimension_value)) from fct_anomalies"
+        ).fetchone()
+    assert len(report) == shop_hours
+    assert list(report.columns[:5]) == [
+        "shop",
+        "hour_at",
+        "landing_page_views__total__all__anomaly",
+        "landing_page_views__total__all__pct_diff",
+        "landing_page_views__total__all__contribution",
+    ]
+    flags = report.filter(like="__anomaly")
+    assert flags.shape[1] == series
+    assert set(pd.unique(flags.to_numpy().ravel())) - {0, 1} <= {float("nan")}
+    assert flags["landing_page_views__total__all__anomaly"].sum() > 0
+
+
+def test_group_report_reads_as_one_line_per_group(incident_run):
+    _, _, out = incident_run
+    groups = pd.read_csv(out / exports.GROUP_REPORT)
+    assert list(groups.columns) == [
+        "group_id",
+        "shop",
+        "start_at",
+        "end_at",
+        "n_hours",
+        "direction",
+        "metrics",
+        "dimensions",
+        "primary_contributors",
+        "root_cause",
+        "scenario",
+    ]
+    assert groups["group_id"].is_unique
+    assert set(groups["scenario"]) <= {"A", "B", "C", "D"}
+    assert groups["root_cause"].str.len().min() > 20
+
+
+def test_scenarios_json_matches_its_schema(incident_run):
+    _, _, out = incident_run
+    document = json.loads((out / exports.SCENARIOS).read_text())
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    groups = pd.read_csv(out / exports.GROUP_REPORT)
+    filed = sum(entry["n_groups"] for entry in document["scenarios"].values())
+    assert filed == len(groups)
+
+
+def test_the_schema_rejects_a_malformed_document(incident_run):
+    _, _, out = incident_run
+    document = json.loads((out / exports.SCENARIOS).read_text())
+    del document["scenarios"]["C"]
+    try:
+        jsonschema.validate(document, json.loads(SCHEMA.read_text()))
+    except jsonschema.ValidationError:
+        return
+    raise AssertionError("a document without scenario C passed the schema")
