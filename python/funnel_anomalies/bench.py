@@ -7,15 +7,19 @@ GROUP BY counts events per shop, hour, event name and the raw dimension columns,
 to a table like the models are: what one query gives without deduplication, sessions or
 normalization. It runs before and after the build and the faster time is kept.
 
+Anomalies: the default sample data and a small-shop variant, built and scored against
+their labels (evaluation.detection_scores).
+
 Forecasts: the forecasting step against the plain way (one default Prophet model per
 series, 1,000 uncertainty samples, its Gaussian 99% band, one series after another), on
-the same series of the 3-million-event data in the same run, each with the coverage and
-band detection figures of evaluation.py so that speed is never bought with quality.
+the same series of the 3-million-event data in the same run, each with its coverage and
+the anomaly rules' scores on top of it, so that speed is never bought with quality.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import resource
 import shutil
 import tempfile
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from funnel_anomalies import (
@@ -34,12 +39,16 @@ from funnel_anomalies import (
     sample_data,
     warehouse,
 )
+from funnel_anomalies.dbt_invocation import run_dbt
 from funnel_anomalies.forecast_cache import ForecastCache
 from funnel_anomalies.project import ROOT
 
 BENCH_DIR = ROOT / ".bench"
 SIZES = (3_000_000, 30_000_000)
 RATIO_TARGET = 2.0
+# The small-shop variant: the default shops at about a third of the volume (peaks of
+# about 200, 100 and 50 sessions an hour).
+SMALL_SHOP_EVENTS = 1_200_000
 
 BARE_GROUP_BY = """
 create or replace table bare_hourly_counts as
@@ -73,10 +82,19 @@ class BuildFigures:
 
 def bench_events(size: int) -> Path:
     """The generated input of `size` events, made once and kept in .bench/."""
-    path = BENCH_DIR / f"events_{size}.parquet"
+    return _generated(f"events_{size}", sample_data.default_spec(events=size))
+
+
+def _generated(name: str, spec: sample_data.SampleSpec) -> Path:
+    """Events of `spec` with their labels, generated once into .bench/ under a name that
+    changes with the spec and with the generator's code, so nothing stale is reused."""
+    fingerprint = hashlib.sha256(
+        repr(spec).encode() + Path(sample_data.__file__).read_bytes()
+    ).hexdigest()[:12]
+    path = BENCH_DIR / f"{name}-{fingerprint}.parquet"
     if not path.exists():
-        print(f"generating {size:,} events into {path} ...", flush=True)
-        sample_data.write_sample(sample_data.default_spec(events=size), path)
+        print(f"generating {path} ...", flush=True)
+        sample_data.write_sample(spec, path)
     return path
 
 
@@ -99,7 +117,7 @@ def bench_build(size: int) -> BuildFigures:
     ).fetchone()[0]
     scratch = BENCH_DIR / "bare.duckdb"
     bare_before = time_bare_group_by(events, scratch)
-    db = BENCH_DIR / f"bench_{size}.duckdb"
+    db = BENCH_DIR / f"{events.stem}.duckdb"
     report = pipeline.build(events, db, quiet=True)
     bare_after = time_bare_group_by(events, scratch)
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -133,7 +151,7 @@ class ForecastFigures:
     series: int
     seconds: float
     coverage: pd.DataFrame
-    detection: dict
+    detection: dict  # the anomaly rules on top of these forecasts, scored on the labels
 
     @property
     def seconds_per_series(self) -> float:
@@ -141,7 +159,9 @@ class ForecastFigures:
 
 
 def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
-    """The plain way: every series its own default Prophet, sampled 99% band, in turn."""
+    """The plain way: every series its own default Prophet, sampled 99% band, in turn.
+    Bounds are clipped at zero (a count cannot be negative), and its band is turned into
+    the noise scale the anomaly score divides by, so the same rules can run on it."""
     from prophet import Prophet
 
     forecasting.quiet_stan_logging()
@@ -154,6 +174,10 @@ def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
             frame = pd.DataFrame({"ds": series.hours, "y": counts})
             model = Prophet(interval_width=0.99, uncertainty_samples=1000).fit(frame)
             predicted = model.predict(frame[["ds"]])
+            expected = predicted["yhat"].clip(lower=0).to_numpy()
+            lower = predicted["yhat_lower"].clip(lower=0).to_numpy()
+            upper = predicted["yhat_upper"].clip(lower=0).to_numpy()
+            band = np.sqrt(upper + 0.375) - np.sqrt(lower + 0.375)
             frames.append(
                 pd.DataFrame(
                     {
@@ -162,53 +186,67 @@ def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
                         "metric": series.metric,
                         "dimension": dimension,
                         "dimension_value": value,
-                        "expected": predicted["yhat"].to_numpy(),
-                        "expected_lower": predicted["yhat_lower"].to_numpy(),
-                        "expected_upper": predicted["yhat_upper"].to_numpy(),
+                        "expected": expected,
+                        "expected_lower": np.minimum(lower, expected),
+                        "expected_upper": np.maximum(upper, expected),
+                        "noise_scale": np.maximum(band / (2 * 2.576), 1e-3),
                     }
                 )
             )
     return pd.concat(frames, ignore_index=True), len(frames)
 
 
-def bench_forecasts(db: Path, labels: dict) -> list[ForecastFigures]:
+def _anomaly_scores(db: Path, forecasts: pd.DataFrame, events: Path, labels: dict) -> dict:
+    """Write `forecasts` as fct_forecasts into `db`, build the anomaly models on them and
+    score the anomalies, contributors and scenarios against the labels."""
+    with duckdb.connect(str(db)) as con:
+        warehouse.write_forecasts(con, forecasts)
+    # Only the models: the plain way's values do not add up to their totals, which the
+    # forecasts' tests would (rightly) refuse.
+    run_dbt(["run", *pipeline.AFTER_FORECASTS], db, {"events": str(events)}, quiet=True)
+    with duckdb.connect(str(db), read_only=True) as con:
+        return evaluation.detection_scores(con, labels)
+
+
+def bench_forecasts(db: Path, events: Path, labels: dict) -> list[ForecastFigures]:
     """Both ways on a copy of a built database, each timed and scored."""
     figures = []
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "forecast_bench.duckdb"
         shutil.copy(db, copy)
-        with duckdb.connect(str(copy)) as con:
-            for workers in (1, 2):
-                settings = forecasting.ForecastSettings()
+        for workers in (1, 2):
+            with duckdb.connect(str(copy)) as con:
                 table, run = forecast_step.forecast_all(
-                    con, settings, ForecastCache(None), workers=workers
+                    con, forecasting.ForecastSettings(), ForecastCache(None), workers=workers
                 )
-                warehouse.write_forecasts(con, table)
-                hours = evaluation.scored_hours(con)
-                figures.append(
-                    ForecastFigures(
-                        f"this project, {workers} worker{'s' if workers > 1 else ''}",
-                        run.series,
-                        run.seconds,
-                        evaluation.coverage_table(hours, labels),
-                        evaluation.band_detection(hours, labels),
-                    )
+            scores = _anomaly_scores(copy, table, events, labels)
+            with duckdb.connect(str(copy), read_only=True) as con:
+                coverage = evaluation.coverage_table(evaluation.scored_hours(con), labels)
+            figures.append(
+                ForecastFigures(
+                    f"this project, {workers} worker{'s' if workers > 1 else ''}",
+                    run.series,
+                    run.seconds,
+                    coverage,
+                    scores,
                 )
+            )
+        with duckdb.connect(str(copy), read_only=True) as con:
             started = time.perf_counter()
             plain, series = plain_forecasts(con)
             seconds = time.perf_counter() - started
-            con.register("plain_frame", plain)
-            con.execute("create or replace table plain_forecasts as select * from plain_frame")
-            hours = evaluation.scored_hours(con, "plain_forecasts")
-            figures.append(
-                ForecastFigures(
-                    "plain: default Prophet per series, 1,000 samples, in turn",
-                    series,
-                    seconds,
-                    evaluation.coverage_table(hours, labels),
-                    evaluation.band_detection(hours, labels),
-                )
+        scores = _anomaly_scores(copy, plain, events, labels)
+        with duckdb.connect(str(copy), read_only=True) as con:
+            coverage = evaluation.coverage_table(evaluation.scored_hours(con), labels)
+        figures.append(
+            ForecastFigures(
+                "plain: default Prophet per series, 1,000 samples, in turn",
+                series,
+                seconds,
+                coverage,
+                scores,
             )
+        )
     return figures
 
 
@@ -217,20 +255,33 @@ def format_forecast_table(figures: list[ForecastFigures]) -> str:
     lines = [
         "| method | series | seconds | s / series | throughput vs plain "
         "| totals: clean-hour coverage (min-max over size x daypart) "
-        "| band recall of labelled hours | clean hours outside band / week / shop |",
-        "|" + "---|" * 8,
+        "| F1 | root-cause accuracy | scenario accuracy | false alarms / week / shop |",
+        "|" + "---|" * 10,
     ]
     for figure in figures:
         totals = figure.coverage[figure.coverage["series"] == "totals"]["coverage"]
+        scores = figure.detection
         lines.append(
             f"| {figure.method} | {figure.series} | {figure.seconds:.1f} "
             f"| {figure.seconds_per_series:.4f} "
             f"| {plain.seconds_per_series / figure.seconds_per_series:.1f}x "
             f"| {totals.min():.2%} - {totals.max():.2%} "
-            f"| {figure.detection['recall']:.1%} "
-            f"| {figure.detection['false_flags_per_week_per_shop']:.1f} |"
+            f"| {scores['f1']:.3f} | {scores['root_cause_accuracy']:.3f} "
+            f"| {scores['scenario_accuracy']:.3f} "
+            f"| {scores['false_alarms_per_week_per_shop']:.2f} |"
         )
     return "\n".join(lines)
+
+
+def bench_detection(name: str, spec: sample_data.SampleSpec) -> str:
+    """Build a generated data set and score its anomalies against its labels."""
+    events = _generated(f"events_{name}", spec)
+    labels = evaluation.load_labels(sample_data.labels_path_for(events))
+    report = pipeline.build(events, BENCH_DIR / f"detection_{name}.duckdb", quiet=True)
+    with duckdb.connect(str(report.db), read_only=True) as con:
+        scores = evaluation.detection_scores(con, labels)
+    peaks = "/".join(f"{shop.peak_sessions_per_hour:.0f}" for shop in spec.shops)
+    return evaluation.format_detection(f"{name} (peak sessions/h {peaks})", scores)
 
 
 def main() -> None:
@@ -243,9 +294,14 @@ def main() -> None:
     figures = [bench_build(size) for size in arguments.sizes]
     print("\nHourly tables: the dbt build against a bare GROUP BY over the same file")
     print(format_table(figures))
+    print("\nAnomalies, contributors and scenarios against the labelled incidents")
+    print(evaluation.DETECTION_HEADER)
+    print(bench_detection("default", sample_data.default_spec()))
+    print(bench_detection("small_shops", sample_data.default_spec(events=SMALL_SHOP_EVENTS)))
     smallest = min(arguments.sizes)
-    labels = evaluation.load_labels(sample_data.labels_path_for(bench_events(smallest)))
-    forecast_figures = bench_forecasts(BENCH_DIR / f"bench_{smallest}.duckdb", labels)
+    events = bench_events(smallest)
+    labels = evaluation.load_labels(sample_data.labels_path_for(events))
+    forecast_figures = bench_forecasts(BENCH_DIR / f"{events.stem}.duckdb", events, labels)
     print(f"\nForecasts of every series of the {smallest:,}-event data, the same run")
     print(format_forecast_table(forecast_figures))
     print("\nCoverage of clean hours by the 99% band (this project, 2 workers)")
