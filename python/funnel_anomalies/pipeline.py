@@ -47,7 +47,8 @@ def _publish(scratch: Path, db: Path) -> None:
 class BuildReport:
     db: Path
     dbt_seconds: float  # both dbt invocations, start-up included
-    model_seconds: float  # what DuckDB spent executing the models
+    hourly_model_seconds: float  # DuckDB executing the models up to the hourly tables
+    anomaly_model_seconds: float  # DuckDB executing the models on top of the forecasts
     forecasts: forecast_step.ForecastRun
 
 
@@ -74,7 +75,7 @@ def build(
     staged: list = []
     try:
         started = time.perf_counter()
-        models = model_seconds(
+        hourly_models = model_seconds(
             run_dbt(["build", *BEFORE_FORECASTS], scratch, dbt_vars, quiet=quiet)
         )
         dbt_seconds = time.perf_counter() - started
@@ -85,7 +86,7 @@ def build(
             workers,
         )
         started = time.perf_counter()
-        models += model_seconds(
+        anomaly_models = model_seconds(
             run_dbt(["build", *AFTER_FORECASTS], scratch, dbt_vars, quiet=quiet)
         )
         dbt_seconds += time.perf_counter() - started
@@ -97,4 +98,4 @@ def build(
     finally:
         exports.discard(staged)
         _remove_database(scratch)
-    return BuildReport(db, dbt_seconds, models, forecasts)
+    return BuildReport(db, dbt_seconds, hourly_models, anomaly_models, forecasts)

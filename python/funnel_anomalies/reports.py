@@ -60,6 +60,8 @@ def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     columns = [(field, series) for series in order for field in wide.columns.levels[0]]
     wide = wide[columns]
     wide.columns = [f"{series}__{field}" for field, series in columns]
+    flags = [column for column in wide.columns if column.endswith("__anomaly")]
+    wide[flags] = wide[flags].astype("int8")  # the pivot widened them to floats
     return wide.reset_index().sort_values(["shop", "hour_at"], ignore_index=True)
 
 
