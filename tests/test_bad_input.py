@@ -23,7 +23,7 @@ def published(tmp_path_factory, small_events):
     db, out = root / "funnel.duckdb", root / "out"
     pipeline.build(small_events, db, out, quiet=True)
     outputs = sorted(out.iterdir())
-    assert len(outputs) == 4
+    assert len(outputs) == 5
     return db, out, fingerprint(db, *outputs)
 
 

@@ -22,6 +22,7 @@ def test_every_report_is_published(incident_run):
             exports.ANOMALY_REPORT,
             exports.GROUP_REPORT,
             exports.SCENARIOS,
+            exports.CHART,
             exports.RUN_SUMMARY,
         ]
     )

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import duckdb
 
-from funnel_anomalies import reports
+from funnel_anomalies import chart, reports
 
 RUN_SUMMARY = "run_summary.json"
 ANOMALY_REPORT = "anomaly_report.csv"
 GROUP_REPORT = "anomaly_group_report.csv"
 SCENARIOS = "anomaly_scenarios.json"
+CHART = "anomaly_chart.html"
 
 
 def stage(out: Path, files: dict[str, str]) -> list[tuple[Path, Path]]:
@@ -95,6 +96,7 @@ def render(db: Path, input_files: list[str]) -> dict[str, str]:
             ANOMALY_REPORT: _csv(reports.anomaly_report(con)),
             GROUP_REPORT: _csv(reports.group_report(con)),
             SCENARIOS: json.dumps(reports.scenarios(con), indent=2) + "\n",
+            CHART: chart.render(con),
         }
 
 

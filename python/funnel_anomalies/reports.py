@@ -58,11 +58,19 @@ def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         .sort_values(["metric_rank", "dimension_rank", "dimension_value"])["series"]
     )
     columns = [(field, series) for series in order for field in wide.columns.levels[0]]
-    wide = wide[columns]
-    wide.columns = [f"{series}__{field}" for field, series in columns]
-    flags = [column for column in wide.columns if column.endswith("__anomaly")]
-    wide[flags] = wide[flags].astype("int8")  # the pivot widened them to floats
-    return wide.reset_index().sort_values(["shop", "hour_at"], ignore_index=True)
+    flat = pd.concat(
+        {
+            f"{series}__{field}": (
+                wide[(field, series)].astype("int8")  # the pivot widened flags to floats
+                if field == "anomaly"
+                else wide[(field, series)]
+            )
+            for field, series in columns
+        },
+        axis=1,
+    )
+    # copy() joins the per-column blocks the concat made, before the index becomes columns.
+    return flat.copy().reset_index().sort_values(["shop", "hour_at"], ignore_index=True)
 
 
 def group_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

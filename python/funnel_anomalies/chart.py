@@ -1,0 +1,282 @@
+"""The interactive anomaly chart: a plotly Figure built from query results, written as one
+self-contained HTML file (plotly.js inside, no network needed).
+
+Per shop and metric: the actual events, the expected line inside its band, anomalous
+hours as green (up) or red (down) markers whose hover tells the counts, the expectation,
+the % difference and the contributors, and each anomaly group shaded over its span with
+its scenario letter. Two menus pick the metric (landing page views first) and the shop.
+Every string that comes from the data is HTML-escaped before plotly sees it, so a utm
+value such as <img src=x onerror=alert(1)> is shown as text and runs nothing.
+"""
+
+from __future__ import annotations
+
+import html
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+
+from funnel_anomalies.reports import METRIC_ORDER
+
+POSITIVE_COLOR = "#1a9850"
+NEGATIVE_COLOR = "#d73027"
+ACTUAL_COLOR = "#2c3e50"
+EXPECTED_COLOR = "#7f8c8d"
+BAND_COLOR = "rgba(127, 140, 141, 0.2)"
+SCENARIO_SHADE = {"A": "#fdae61", "B": "#abd9e9", "C": "#d9d9d9", "D": "#fee090"}
+
+
+def _label(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+def _breakdown(contributors) -> tuple[str, str]:
+    """The top contributor and the breakdown of contributions, escaped for the hover."""
+    if contributors is None or len(contributors) == 0:
+        return "no clear contributor", "none"
+    parts = []
+    for contributor in contributors:
+        name = f"{contributor['dimension']}={contributor['value']}"
+        parts.append(f"{html.escape(name)} {100 * contributor['contribution']:.0f}%")
+    top = contributors[0]
+    lead = f"{top['dimension']}={top['value']}"
+    return html.escape(lead), "<br>   ".join(parts)
+
+
+def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """The three frames the chart is drawn from."""
+    series = con.execute(
+        """
+        select shop, metric, hour_at, actual, expected, expected_lower, expected_upper
+        from fct_anomalies
+        where dimension = 'total'
+        order by shop, metric, hour_at
+        """
+    ).df()
+    anomalies = con.execute(
+        """
+        select shop, metric, hour_at, direction, actual, expected, pct_diff,
+            primary_dimension, primary_value, top_contributors
+        from fct_anomaly_hours
+        order by shop, metric, hour_at
+        """
+    ).df()
+    groups = con.execute(
+        "select group_id, shop, start_at, end_at, metrics, scenario, root_cause "
+        "from fct_anomaly_groups order by group_id"
+    ).df()
+    return {"series": series, "anomalies": anomalies, "groups": groups}
+
+
+def _anomaly_trace(rows: pd.DataFrame, direction: str, meta: dict) -> go.Scatter:
+    tops, breakdowns = zip(*(_breakdown(c) for c in rows["top_contributors"]), strict=True)
+    primary = [
+        "no clear contributor" if pd.isna(dimension) else html.escape(f"{dimension}={value}")
+        for dimension, value in zip(rows["primary_dimension"], rows["primary_value"], strict=True)
+    ]
+    pct = ["n/a" if pd.isna(value) else f"{value:+.1f}%" for value in rows["pct_diff"]]
+    return go.Scatter(
+        x=rows["hour_at"],
+        y=rows["actual"],
+        mode="markers",
+        name="anomaly, up" if direction == "positive" else "anomaly, down",
+        marker={
+            "color": POSITIVE_COLOR if direction == "positive" else NEGATIVE_COLOR,
+            "size": 10,
+            "symbol": "triangle-up" if direction == "positive" else "triangle-down",
+            "line": {"width": 1, "color": "white"},
+        },
+        customdata=list(zip(rows["expected"], pct, primary, breakdowns, tops, strict=True)),
+        hovertemplate=(
+            "<b>%{x|%Y-%m-%d %H:00} UTC</b><br>"
+            "events: %{y:,.0f}<br>"
+            "expected: %{customdata[0]:,.1f}<br>"
+            "difference: %{customdata[1]}<br>"
+            "top contributor: %{customdata[2]}<br>"
+            "contributions:<br>   %{customdata[3]}"
+            "<extra></extra>"
+        ),
+        meta=meta,
+    )
+
+
+def build_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
+    series, anomalies, groups = frames["series"], frames["anomalies"], frames["groups"]
+    shops = sorted(series["shop"].unique())
+    metrics = [m for m in METRIC_ORDER if m in set(series["metric"])]
+    figure = go.Figure()
+    for shop in shops:
+        for metric in metrics:
+            meta = {"shop": shop, "metric": metric}
+            rows = series[(series["shop"] == shop) & (series["metric"] == metric)]
+            visible = shop == shops[0] and metric == metrics[0]
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["hour_at"],
+                    y=rows["expected_upper"],
+                    mode="lines",
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    showlegend=False,
+                    visible=visible,
+                    meta=meta,
+                )
+            )
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["hour_at"],
+                    y=rows["expected_lower"],
+                    mode="lines",
+                    line={"width": 0},
+                    fill="tonexty",
+                    fillcolor=BAND_COLOR,
+                    name="expected band",
+                    hoverinfo="skip",
+                    visible=visible,
+                    meta=meta,
+                )
+            )
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["hour_at"],
+                    y=rows["expected"],
+                    mode="lines",
+                    name="expected",
+                    line={"color": EXPECTED_COLOR, "dash": "dot", "width": 1.5},
+                    hovertemplate="expected %{y:,.1f}<extra></extra>",
+                    visible=visible,
+                    meta=meta,
+                )
+            )
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["hour_at"],
+                    y=rows["actual"],
+                    mode="lines",
+                    name="events",
+                    line={"color": ACTUAL_COLOR, "width": 1.5},
+                    hovertemplate="%{x|%Y-%m-%d %H:00} UTC<br>events %{y:,.0f}<extra></extra>",
+                    visible=visible,
+                    meta=meta,
+                )
+            )
+            for direction in ("positive", "negative"):
+                found = anomalies[
+                    (anomalies["shop"] == shop)
+                    & (anomalies["metric"] == metric)
+                    & (anomalies["direction"] == direction)
+                ]
+                if len(found):
+                    trace = _anomaly_trace(found, direction, {**meta, "direction": direction})
+                    trace.visible = visible
+                    figure.add_trace(trace)
+    shapes, annotations, shape_keys = [], [], []
+    for group in groups.itertuples():
+        for metric in group.metrics:
+            visible = group.shop == shops[0] and metric == metrics[0]
+            shapes.append(
+                {
+                    "type": "rect",
+                    "xref": "x",
+                    "yref": "paper",
+                    "y0": 0,
+                    "y1": 1,
+                    "x0": group.start_at - pd.Timedelta(minutes=30),
+                    "x1": group.end_at + pd.Timedelta(minutes=30),
+                    "fillcolor": SCENARIO_SHADE[group.scenario],
+                    "opacity": 0.35,
+                    "line": {"width": 0},
+                    "layer": "below",
+                    "visible": visible,
+                }
+            )
+            annotations.append(
+                {
+                    "x": group.start_at,
+                    "y": 1,
+                    "xref": "x",
+                    "yref": "paper",
+                    "yanchor": "bottom",
+                    "text": f"<b>{group.scenario}</b>",
+                    "showarrow": False,
+                    "visible": visible,
+                    "hovertext": html.escape(group.root_cause or ""),
+                }
+            )
+            shape_keys.append({"shop": group.shop, "metric": metric})
+    figure.update_layout(
+        template="plotly_white",
+        title={
+            "text": f"{html.escape(shops[0])}: {_label(metrics[0])}",
+            "x": 0.01,
+            "y": 0.98,
+            "yanchor": "top",
+        },
+        hovermode="closest",
+        height=560,
+        margin={"t": 130, "l": 60, "r": 20, "b": 50},
+        legend={"orientation": "h", "y": -0.12},
+        xaxis={"title": "hour (UTC)", "rangeslider": {"visible": True, "thickness": 0.06}},
+        yaxis={"title": "events per hour", "rangemode": "tozero"},
+        shapes=shapes,
+        annotations=annotations,
+        meta={"shape_keys": shape_keys, "shops": shops, "metrics": metrics},
+        updatemenus=[
+            _menu([_label(m) for m in metrics], x=0.0),
+            _menu([html.escape(s) for s in shops], x=0.2),
+        ],
+    )
+    return figure
+
+
+def _menu(labels: list[str], x: float) -> dict:
+    # The buttons only record the choice; CHOICE_SCRIPT shows the traces of both menus.
+    return {
+        "type": "dropdown",
+        "active": 0,
+        "x": x,
+        "xanchor": "left",
+        "y": 1.2,
+        "yanchor": "top",
+        "showactive": True,
+        "buttons": [{"label": label, "method": "skip", "args": [None]} for label in labels],
+    }
+
+
+# Runs in the page: on either menu, show the traces, shades and letters of the chosen
+# metric and shop. Plotly passes the figure's div as {plot_id}.
+CHOICE_SCRIPT = """
+var chart = document.getElementById('{plot_id}');
+chart.on('plotly_buttonclicked', function () {
+  var menus = chart.layout.updatemenus;
+  var keys = chart.layout.meta;
+  var metric = keys.metrics[menus[0].active];
+  var shop = keys.shops[menus[1].active];
+  var visible = chart.data.map(function (trace) {
+    return trace.meta.metric === metric && trace.meta.shop === shop;
+  });
+  var update = {'title.text': shop + ': ' + metric.split('_').join(' ')};
+  keys.shape_keys.forEach(function (key, index) {
+    var shown = key.metric === metric && key.shop === shop;
+    update['shapes[' + index + '].visible'] = shown;
+    update['annotations[' + index + '].visible'] = shown;
+  });
+  Plotly.update(chart, {visible: visible}, update);
+});
+"""
+
+
+def chart_html(figure: go.Figure) -> str:
+    """One self-contained page: plotly.js inside, nothing fetched when it opens."""
+    return figure.to_html(
+        include_plotlyjs=True,
+        full_html=True,
+        post_script=CHOICE_SCRIPT,
+        config={"displaylogo": False, "responsive": True},
+    )
+
+
+def render(con: duckdb.DuckDBPyConnection) -> str:
+    """The chart of a built database, as HTML."""
+    return chart_html(build_figure(read_chart_data(con)))
