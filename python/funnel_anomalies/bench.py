@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from funnel_anomalies import (
+    chart,
     evaluation,
     forecast_step,
     forecasting,
@@ -285,6 +286,45 @@ def bench_detection(name: str, spec: sample_data.SampleSpec) -> str:
     return evaluation.format_detection(f"{name} (peak sessions/h {peaks})", scores)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHART_LOADS = 3
+
+
+def bench_chart(db: Path) -> str:
+    """Size and load time (median of a few loads in headless Chromium) of a run's chart."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        page_html = chart.render(con)
+        shops, hours = con.execute(
+            "select count(distinct shop), count(distinct hour_at) from fct_hourly_metrics"
+        ).fetchone()
+    path = BENCH_DIR / "anomaly_chart.html"
+    path.write_text(page_html)
+    size_mb = path.stat().st_size / 1e6
+    shape = f"{shops} shops x 5 metrics x {hours / 24 / 7:.0f} weeks"
+    if not CHROMIUM.exists():
+        return f"| {shape} | {size_mb:.1f} | skipped: no {CHROMIUM} |"
+    from playwright.sync_api import sync_playwright
+
+    loads = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
+        )
+        for _ in range(CHART_LOADS):
+            page = browser.new_page(viewport={"width": 1400, "height": 800})
+            started = time.perf_counter()
+            page.goto(path.as_uri())
+            page.wait_for_function(
+                "() => { const gd = document.querySelector('.js-plotly-plot');"
+                " return gd && gd._fullLayout && document.querySelector('.scatterlayer'); }"
+            )
+            loads.append(time.perf_counter() - started)
+            page.close()
+        browser.close()
+    return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -298,6 +338,10 @@ def main() -> None:
     print("\nAnomalies, contributors and scenarios against the labelled incidents")
     print(evaluation.DETECTION_HEADER)
     print(bench_detection("default", sample_data.default_spec()))
+    print("\nThe chart of the default data (one self-contained file)")
+    print("| holds | size (MB) | load in headless Chromium until drawn (s, median of 3) |")
+    print("|---|---|---|")
+    print(bench_chart(BENCH_DIR / "detection_default.duckdb"))
     print(bench_detection("small_shops", sample_data.default_spec(events=SMALL_SHOP_EVENTS)))
     smallest = min(arguments.sizes)
     events = bench_events(smallest)
