@@ -16,6 +16,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from funnel_anomalies import warehouse
+
 NIGHT_HOURS = 8  # a shop's night: its quietest hours of the day
 SLACK = pd.Timedelta(hours=1)
 
@@ -170,17 +172,7 @@ def detection_scores(con: duckdb.DuckDBPyConnection, labels: dict) -> dict:
     groups = con.execute(
         "select group_id, shop, direction, start_at, end_at, scenario from fct_anomaly_groups"
     ).df()
-    membership = con.execute(
-        """
-        select groups.group_id, hours.shop, hours.hour_at, hours.metric
-        from fct_anomaly_hours as hours
-        inner join fct_anomaly_groups as groups
-            on hours.shop = groups.shop
-            and hours.direction = groups.direction
-            and hours.hour_at between groups.start_at and groups.end_at
-            and list_contains(groups.metrics, hours.metric)
-        """
-    ).df()
+    membership = warehouse.anomaly_group_members(con)
     shop_weeks = con.execute(
         "select sum(hours) / 168.0 from "
         "(select shop, count(distinct hour_at) as hours from fct_hourly_metrics group by shop)"

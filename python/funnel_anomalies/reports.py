@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
+from funnel_anomalies import warehouse
+
 METRIC_ORDER = (
     "landing_page_views",
     "product_views",
@@ -117,20 +119,11 @@ def scenarios(con: duckdb.DuckDBPyConnection) -> dict:
         order by group_id
         """
     ).fetchall()
-    first_hours = con.execute(
-        """
-        select groups.group_id, hours.metric, min(hours.hour_at) as first_hour_at,
-        from fct_anomaly_groups as groups
-        inner join fct_anomaly_hours as hours
-            on hours.shop = groups.shop
-            and hours.direction = groups.direction
-            and hours.hour_at between groups.start_at and groups.end_at
-            and list_contains(groups.metrics, hours.metric)
-        group by all
-        """
-    ).fetchall()
+    members = warehouse.anomaly_group_members(con)
     first_by_group: dict[int, dict[str, str]] = {}
-    for group_id, metric, first_hour_at in first_hours:
+    for (group_id, metric), first_hour_at in (
+        members.groupby(["group_id", "metric"])["hour_at"].min().items()
+    ):
         first_by_group.setdefault(group_id, {})[metric] = first_hour_at
     by_scenario: dict[str, list] = {scenario: [] for scenario in SCENARIO_MEANINGS}
     for (

@@ -62,3 +62,19 @@ def write_forecasts(con: duckdb.DuckDBPyConnection, forecasts: pd.DataFrame) -> 
     con.register("forecasts_frame", forecasts)
     con.execute(f"create or replace table {FORECASTS_TABLE} as select * from forecasts_frame")
     con.unregister("forecasts_frame")
+
+
+def anomaly_group_members(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every anomalous metric-hour with the group it belongs to. Groups of one shop and
+    direction never overlap in time, so the span and the metrics place each hour."""
+    return con.execute(
+        """
+        select groups.group_id, hours.shop, hours.hour_at, hours.metric,
+        from fct_anomaly_hours as hours
+        inner join fct_anomaly_groups as groups
+            on hours.shop = groups.shop
+            and hours.direction = groups.direction
+            and hours.hour_at between groups.start_at and groups.end_at
+            and list_contains(groups.metrics, hours.metric)
+        """
+    ).df()
