@@ -3,6 +3,17 @@
 -- event names and the accounting.
 {{ config(materialized='table') }}  -- read by five models
 
+{#- The grain, stated once: received events and their extra copies are counted at it. #}
+{% set hourly_grain %}
+        shop,
+        date_trunc('hour', event_at) as hour_at,
+        event_name,
+        session_id is null as is_without_session,
+        geography,
+        user_agent,
+        device_type,
+{% endset %}
+
 with
 
 events as (
@@ -15,13 +26,7 @@ duplicates as (
 
 received as (
     select
-        shop,
-        date_trunc('hour', event_at) as hour_at,
-        event_name,
-        session_id is null as is_without_session,
-        geography,
-        user_agent,
-        device_type,
+        {{ hourly_grain }}
         count(*) as events_received,
     from events
     group by all
@@ -29,13 +34,7 @@ received as (
 
 extra_copies as (
     select
-        shop,
-        date_trunc('hour', event_at) as hour_at,
-        event_name,
-        session_id is null as is_without_session,
-        geography,
-        user_agent,
-        device_type,
+        {{ hourly_grain }}
         sum(copies_received - 1) as extra_copies,
     from duplicates
     group by all
