@@ -41,22 +41,6 @@ def scored_hours(con: duckdb.DuckDBPyConnection, forecasts_table: str = "fct_for
     ).df()
 
 
-def _incident_windows(labels: dict) -> pd.DataFrame:
-    rows = []
-    for incident in labels["incidents"]:
-        for metric in incident["metrics"]:
-            rows.append(
-                {
-                    "incident_id": incident["incident_id"],
-                    "shop": incident["shop"],
-                    "metric": metric,
-                    "start_at": pd.Timestamp(incident["start_at"]),
-                    "end_at": pd.Timestamp(incident["end_at"]),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
 def mark_incident_hours(hours: pd.DataFrame, labels: dict) -> pd.DataFrame:
     """Adds `is_near_incident` (any incident of the shop, with slack) and
     `is_labelled_hour` (inside an incident that should move this metric)."""

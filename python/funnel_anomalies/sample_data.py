@@ -153,8 +153,6 @@ UTM_ONLY_IN_URL_RATE = 0.3
 LANDING_PATHS = ["/", "/collections/new", "/products/trail-jacket", "/pages/sale"]
 BROWSING_PATHS = ["/collections/all", "/products/wool-socks", "/products/tent", "/cart"]
 
-DIMENSION_ATTRIBUTES = ("geography", "device", "utm_source", "utm_medium")
-
 
 @dataclass(frozen=True)
 class Shop:
