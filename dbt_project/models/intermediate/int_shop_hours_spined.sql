@@ -6,13 +6,18 @@ events as (
     select * from {{ ref('int_events_aggregated_hourly') }}
 ),
 
+event_profiles as (
+    select * from {{ ref('int_event_profiles') }}
+),
+
 shop_spans as (
     select
-        shop,
-        min(hour_at) as first_hour_at,
-        max(hour_at) as last_hour_at,
+        event_profiles.shop,
+        min(events.hour_at) as first_hour_at,
+        max(events.hour_at) as last_hour_at,
     from events
-    group by shop
+    inner join event_profiles using (event_profile_hash)
+    group by event_profiles.shop
 ),
 
 spined as (

@@ -2,8 +2,8 @@
 -- distinct pairs and joining back is far cheaper than matching rules on every event.
 with
 
-events as (
-    select * from {{ ref('int_events_aggregated_hourly') }}
+profiles as (
+    select * from {{ ref('int_event_profiles') }}
 ),
 
 rules as (
@@ -16,7 +16,7 @@ user_agents as (
         device_type,
         nullif(trim(user_agent), '') as cleaned_user_agent,
         nullif(trim(device_type), '') as cleaned_device_type,
-    from events
+    from profiles
 ),
 
 os_families as (

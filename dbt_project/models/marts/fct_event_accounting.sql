@@ -5,8 +5,8 @@ events as (
     select * from {{ ref('int_events_aggregated_hourly') }}
 ),
 
-event_metrics as (
-    select * from {{ ref('event_name_metrics') }}
+event_profiles as (
+    select * from {{ ref('int_event_profiles') }}
 ),
 
 landings as (
@@ -15,24 +15,20 @@ landings as (
 
 events_by_name as (
     select
-        events.shop,
-        event_metrics.metric,
-        event_metrics.counted_as,
-        events.is_without_session,
+        event_profiles.shop,
+        event_profiles.metric,
+        event_profiles.counted_as,
         sum(events.events) as distinct_events,
         sum(events.duplicates_dropped) as duplicates_dropped,
     from events
-    left join event_metrics using (event_name)
+    inner join event_profiles using (event_profile_hash)
     group by all
 ),
 
 page_views as (
     select
         shop,
-        sum(distinct_events) filter (where not is_without_session) as page_views_in_sessions,
-        sum(distinct_events) filter (
-            where is_without_session and counted_as = 'session_first_page_view'
-        ) as page_views_without_session,
+        sum(distinct_events) as distinct_page_views,
     from events_by_name
     where counted_as in ('explicit_landing', 'session_first_page_view')
     group by shop
@@ -42,7 +38,7 @@ landing_counts as (
     select
         shop,
         sum(landing_page_views) as landing_page_views,
-        sum(landing_page_views) filter (where not is_without_session) as landings_of_sessions,
+        sum(unplaced_page_views) as unplaced_page_views,
     from landings
     group by shop
 ),
@@ -56,17 +52,19 @@ outcomes as (
     select shop, 'counted', 'landing_page_views', landing_page_views,
     from landing_counts
     union all
+    -- Every distinct page view is a landing, a view without a session, or a later view.
     select
         page_views.shop,
         'later_page_view_of_session',
         null,
-        coalesce(page_views.page_views_in_sessions, 0)
-            - coalesce(landing_counts.landings_of_sessions, 0),
+        page_views.distinct_page_views
+            - coalesce(landing_counts.landing_page_views, 0)
+            - coalesce(landing_counts.unplaced_page_views, 0),
     from page_views
     left join landing_counts using (shop)
     union all
-    select shop, 'page_view_without_session', null, coalesce(page_views_without_session, 0),
-    from page_views
+    select shop, 'page_view_without_session', null, unplaced_page_views,
+    from landing_counts
     union all
     select shop, 'unmapped_event_name', null, sum(distinct_events),
     from events_by_name

@@ -13,30 +13,42 @@ event_metrics as (
     select * from {{ ref('event_name_metrics') }}
 ),
 
-counted_by_dimension as (
-    select shop, hour_at, metric, 'total' as dimension, 'all' as dimension_value,
+-- One aggregation for the total and every breakdown (the input is read once).
+counted as (
+    select
+        shop,
+        hour_at,
+        metric,
+        case
+            when grouping(geography) = 0 then 'geography'
+            when grouping(device) = 0 then 'device'
+            when grouping(utm_source) = 0 then 'utm_source'
+            when grouping(utm_medium) = 0 then 'utm_medium'
+            else 'total'
+        end as dimension,
+        case dimension
+            when 'geography' then geography
+            when 'device' then device
+            when 'utm_source' then utm_source
+            when 'utm_medium' then utm_medium
+            else 'all'
+        end as dimension_value,
         sum(events) as events,
     from funnel_events
-    group by all
-    union all
-    select shop, hour_at, metric, 'geography', geography, sum(events),
-    from funnel_events
-    group by all
-    union all
-    select shop, hour_at, metric, 'device', device, sum(events),
-    from funnel_events
-    group by all
-    union all
-    -- Marketing dimensions describe how a visitor arrived: landing page views only.
-    select shop, hour_at, metric, 'utm_source', utm_source, sum(events),
-    from funnel_events
-    where metric = 'landing_page_views'
-    group by all
-    union all
-    select shop, hour_at, metric, 'utm_medium', utm_medium, sum(events),
-    from funnel_events
-    where metric = 'landing_page_views'
-    group by all
+    group by grouping sets (
+        (shop, hour_at, metric),
+        (shop, hour_at, metric, geography),
+        (shop, hour_at, metric, device),
+        (shop, hour_at, metric, utm_source),
+        (shop, hour_at, metric, utm_medium)
+    )
+),
+
+-- Marketing dimensions describe how a visitor arrived: only landing page views carry
+-- them, so other metrics' utm breakdowns are empty and left out.
+counted_by_dimension as (
+    select * from counted
+    where dimension_value is not null
 ),
 
 -- A series exists from the shop's first hour once its value was ever seen; every metric's

@@ -6,19 +6,20 @@ events as (
     select * from {{ ref('int_events_aggregated_hourly') }}
 ),
 
-event_metrics as (
-    select * from {{ ref('event_name_metrics') }}
+event_profiles as (
+    select * from {{ ref('int_event_profiles') }}
 ),
 
 unmapped as (
     select
-        events.shop,
-        events.event_name,
+        event_profiles.shop,
+        event_profiles.event_name,
         sum(events.events) as events,
         min(events.hour_at) as first_seen_hour_at,
         max(events.hour_at) as last_seen_hour_at,
     from events
-    anti join event_metrics using (event_name)
+    inner join event_profiles using (event_profile_hash)
+    where event_profiles.counted_as is null
     group by all
 ),
 

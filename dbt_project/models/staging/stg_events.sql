@@ -1,16 +1,17 @@
--- Raw events with clean names and UTC timestamps; one row per raw row. Only the columns
--- every downstream step needs are cleaned here: free-text columns (user agent, URL, utm)
--- are cleaned on their few distinct values or on landings only, where it is cheap.
+-- Raw events, one row per raw row: UTC timestamps, the session id as text, and a hash of
+-- the row as sent. Text values stay exactly as sent: trimming or lower-casing 30 million
+-- rows costs more than the whole hourly count, so the profile models clean each distinct
+-- value once instead (int_event_profiles, int_page_view_profiles).
 with
 
 source as (
     select * from {{ source('storefront', 'raw_events') }}
 ),
 
-cleaned as (
+typed as (
     select
-        trim(shop) as shop,
-        lower(trim(event_name)) as event_name,
+        shop,
+        event_name,
         -- Every variant (unit, zone, ISO text) casts to timestamptz, whose epoch is UTC;
         -- naive values are read as UTC because the session zone is UTC. Going through the
         -- epoch avoids a per-row time zone conversion.
@@ -21,13 +22,18 @@ cleaned as (
         device_type,
         utm_source,
         utm_medium,
-        coalesce(nullif(trim(geography), ''), 'unknown') as geography,
+        geography,
         event_type,
+        -- Equal for rows equal in every column as sent: how exact duplicates are found.
+        hash(
+            event_type, event_name, event_timestamp, shop, page_url, user_agent, session_id,
+            device_type, utm_source, utm_medium, geography
+        ) as raw_row_hash,
     from source
 ),
 
 final as (
-    select * from cleaned
+    select * from typed
 )
 
 select * from final
