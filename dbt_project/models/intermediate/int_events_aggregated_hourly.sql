@@ -15,9 +15,9 @@ aggregated as (
         {{ event_profile_hash() }} as event_profile_hash,
         count(*) as events_received,
         -- Copies of a double-fired event share every column, so they share this hour and
-        -- profile: counting distinct row hashes within it drops them. A list per hour and
+        -- profile: counting distinct copy hashes within it drops them. A list per hour and
         -- profile is far cheaper than a hash table over every event in the input.
-        list_unique(list(raw_row_hash)) as events,
+        list_unique(list({{ event_copy_hash() }})) as events,
     from events
     group by all
 ),

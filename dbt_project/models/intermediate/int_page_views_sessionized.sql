@@ -13,9 +13,9 @@ keyed as (
     select
         session_id is null as is_without_session,
         -- A page view without a session stands alone; its double-fired copies share its
-        -- row hash and so count once.
+        -- hash and so count once. Hashed only here: few page views lack a session.
         case
-            when session_id is null then raw_row_hash
+            when session_id is null then {{ event_hash() }}
             else {{ session_hash() }}
         end as session_hash,
         {{ landing_key('is_explicit_landing', 'event_at', page_view_profile_hash()) }}

@@ -1,7 +1,7 @@
--- Raw events, one row per raw row: UTC timestamps, the session id as text, and a hash of
--- the row as sent. Text values stay exactly as sent: trimming or lower-casing 30 million
--- rows costs more than the whole hourly count, so the profile models clean each distinct
--- value once instead (int_event_profiles, int_page_view_profiles).
+-- Raw events, one row per raw row: UTC timestamps and the session id as text. Text values
+-- stay exactly as sent: trimming or lower-casing 30 million rows costs more than the whole
+-- hourly count, so the profile models clean each distinct value once instead
+-- (int_event_profiles, int_page_view_profiles).
 with
 
 source as (
@@ -24,11 +24,6 @@ typed as (
         utm_medium,
         geography,
         event_type,
-        -- Equal for rows equal in every column as sent: how exact duplicates are found.
-        hash(
-            event_type, event_name, event_timestamp, shop, page_url, user_agent, session_id,
-            device_type, utm_source, utm_medium, geography
-        ) as raw_row_hash,
     from source
 ),
 
