@@ -1,6 +1,7 @@
--- Counted funnel events per shop, hour, metric, geography, device and (landing page views
--- only) utm values: landings from the sessionized page views, the other metrics from the
--- distinct events.
+-- Counted funnel events per shop, hour, metric and dimension value, for the hours that had
+-- events: landings from the sessionized page views, the other metrics from the distinct
+-- events. Each is broken down from its own narrowest table, so no wide union of both is
+-- aggregated again.
 with
 
 events as (
@@ -42,33 +43,72 @@ other_funnel_events as (
         counted_profiles.metric,
         counted_profiles.geography,
         counted_profiles.device,
-        cast(null as varchar) as utm_source,
-        cast(null as varchar) as utm_medium,
         sum(events.events) as events,
     from events
     inner join counted_profiles using (event_profile_hash)
     group by all
 ),
 
-landing_page_views as (
+-- Marketing dimensions describe how a visitor arrived: only landing page views carry them.
+other_funnel_events_by_dimension as (
+    select
+        shop,
+        hour_at,
+        metric,
+        case
+            when grouping(geography) = 0 then 'geography'
+            when grouping(device) = 0 then 'device'
+            else 'total'
+        end as dimension,
+        case dimension
+            when 'geography' then geography
+            when 'device' then device
+            else 'all'
+        end as dimension_value,
+        sum(events) as events,
+    from other_funnel_events
+    group by grouping sets (
+        (shop, hour_at, metric),
+        (shop, hour_at, metric, geography),
+        (shop, hour_at, metric, device)
+    )
+),
+
+landing_page_views_by_dimension as (
     select
         shop,
         hour_at,
         'landing_page_views' as metric,
-        geography,
-        device,
-        utm_source,
-        utm_medium,
+        case
+            when grouping(geography) = 0 then 'geography'
+            when grouping(device) = 0 then 'device'
+            when grouping(utm_source) = 0 then 'utm_source'
+            when grouping(utm_medium) = 0 then 'utm_medium'
+            else 'total'
+        end as dimension,
+        case dimension
+            when 'geography' then geography
+            when 'device' then device
+            when 'utm_source' then utm_source
+            when 'utm_medium' then utm_medium
+            else 'all'
+        end as dimension_value,
         sum(landing_page_views) as events,
     from landings
     where landing_page_views > 0
-    group by all
+    group by grouping sets (
+        (shop, hour_at),
+        (shop, hour_at, geography),
+        (shop, hour_at, device),
+        (shop, hour_at, utm_source),
+        (shop, hour_at, utm_medium)
+    )
 ),
 
 final as (
-    select * from landing_page_views
+    select * from landing_page_views_by_dimension
     union all
-    select * from other_funnel_events
+    select * from other_funnel_events_by_dimension
 )
 
 select * from final

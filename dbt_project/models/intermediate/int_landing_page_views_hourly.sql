@@ -1,6 +1,6 @@
--- Landing page views per shop, UTC hour, whether they had a session, geography, device
--- and the canonical utm values; beside them the page views without a session that could
--- not be placed, which only the accounting needs.
+-- Landing page views per shop, UTC hour, geography, device and the canonical utm values;
+-- beside them the page views without a session that could not be placed, which only the
+-- accounting needs.
 {{ config(materialized='table') }}  -- read by the hourly metrics and the accounting
 
 with
@@ -17,10 +17,18 @@ user_agents as (
     select * from {{ ref('int_user_agents_classified') }}
 ),
 
--- Dimension values of each profile, worked out on the few distinct profiles.
+-- Dimension values of each profile, worked out on the few distinct profiles; many profiles
+-- (one per URL) share one set of values, which the hash stands for.
 profile_dimensions as (
     select
         profiles.page_view_profile_hash,
+        hash(
+            profiles.shop,
+            profiles.geography,
+            user_agents.device,
+            profiles.utm_source,
+            profiles.utm_medium
+        ) as dimensions_hash,
         profiles.shop,
         profiles.geography,
         user_agents.device,
@@ -32,15 +40,23 @@ profile_dimensions as (
         and profiles.device_type is not distinct from user_agents.device_type
 ),
 
+dimensions as (
+    select distinct
+        dimensions_hash,
+        shop,
+        geography,
+        device,
+        utm_source,
+        utm_medium,
+    from profile_dimensions
+),
+
+-- Counted on the hash, so millions of sessions are grouped on one integer instead of five
+-- strings; the strings join back on the aggregated rows.
 aggregated as (
     select
-        profile_dimensions.shop,
         date_trunc('hour', page_views.viewed_at) as hour_at,
-        page_views.is_without_session,
-        profile_dimensions.geography,
-        profile_dimensions.device,
-        profile_dimensions.utm_source,
-        profile_dimensions.utm_medium,
+        profile_dimensions.dimensions_hash,
         count(*) filter (where page_views.is_landing) as landing_page_views,
         count(*) filter (where not page_views.is_landing) as unplaced_page_views,
     from page_views
@@ -48,8 +64,22 @@ aggregated as (
     group by all
 ),
 
+labelled as (
+    select
+        dimensions.shop,
+        aggregated.hour_at,
+        dimensions.geography,
+        dimensions.device,
+        dimensions.utm_source,
+        dimensions.utm_medium,
+        aggregated.landing_page_views,
+        aggregated.unplaced_page_views,
+    from aggregated
+    inner join dimensions using (dimensions_hash)
+),
+
 final as (
-    select * from aggregated
+    select * from labelled
 )
 
 select * from final

@@ -13,49 +13,11 @@ event_metrics as (
     select * from {{ ref('event_name_metrics') }}
 ),
 
--- One aggregation for the total and every breakdown (the input is read once).
-counted as (
-    select
-        shop,
-        hour_at,
-        metric,
-        case
-            when grouping(geography) = 0 then 'geography'
-            when grouping(device) = 0 then 'device'
-            when grouping(utm_source) = 0 then 'utm_source'
-            when grouping(utm_medium) = 0 then 'utm_medium'
-            else 'total'
-        end as dimension,
-        case dimension
-            when 'geography' then geography
-            when 'device' then device
-            when 'utm_source' then utm_source
-            when 'utm_medium' then utm_medium
-            else 'all'
-        end as dimension_value,
-        sum(events) as events,
-    from funnel_events
-    group by grouping sets (
-        (shop, hour_at, metric),
-        (shop, hour_at, metric, geography),
-        (shop, hour_at, metric, device),
-        (shop, hour_at, metric, utm_source),
-        (shop, hour_at, metric, utm_medium)
-    )
-),
-
--- Marketing dimensions describe how a visitor arrived: only landing page views carry
--- them, so other metrics' utm breakdowns are empty and left out.
-counted_by_dimension as (
-    select * from counted
-    where dimension_value is not null
-),
-
 -- A series exists from the shop's first hour once its value was ever seen; every metric's
 -- total exists for every shop, even a metric the shop never sent.
 series as (
     select distinct shop, metric, dimension, dimension_value,
-    from counted_by_dimension
+    from funnel_events
     union
     select shops.shop, metrics.metric, 'total', 'all',
     from (select distinct shop from shop_hours) as shops
@@ -69,15 +31,15 @@ zero_filled as (
         series.metric,
         series.dimension,
         series.dimension_value,
-        coalesce(counted_by_dimension.events, 0) as events,
+        coalesce(funnel_events.events, 0) as events,
     from series
     inner join shop_hours using (shop)
-    left join counted_by_dimension
-        on series.shop = counted_by_dimension.shop
-        and shop_hours.hour_at = counted_by_dimension.hour_at
-        and series.metric = counted_by_dimension.metric
-        and series.dimension = counted_by_dimension.dimension
-        and series.dimension_value = counted_by_dimension.dimension_value
+    left join funnel_events
+        on series.shop = funnel_events.shop
+        and shop_hours.hour_at = funnel_events.hour_at
+        and series.metric = funnel_events.metric
+        and series.dimension = funnel_events.dimension
+        and series.dimension_value = funnel_events.dimension_value
 ),
 
 final as (
