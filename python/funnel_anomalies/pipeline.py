@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from funnel_anomalies import events_input, exports, forecast_step
-from funnel_anomalies.dbt_invocation import model_seconds, run_dbt
+from funnel_anomalies.dbt_invocation import run_dbt
 from funnel_anomalies.forecasting import ForecastSettings
 
 # dbt selectors for the two halves of the build, split at the forecasts source.
@@ -47,8 +47,6 @@ def _publish(scratch: Path, db: Path) -> None:
 class BuildReport:
     db: Path
     dbt_seconds: float  # both dbt invocations, start-up included
-    hourly_model_seconds: float  # DuckDB executing the models up to the hourly tables
-    anomaly_model_seconds: float  # DuckDB executing the models on top of the forecasts
     forecasts: forecast_step.ForecastRun
 
 
@@ -75,9 +73,7 @@ def build(
     staged: list = []
     try:
         started = time.perf_counter()
-        hourly_models = model_seconds(
-            run_dbt(["build", *BEFORE_FORECASTS], scratch, dbt_vars, quiet=quiet)
-        )
+        run_dbt(["build", *BEFORE_FORECASTS], scratch, dbt_vars, quiet=quiet)
         dbt_seconds = time.perf_counter() - started
         forecasts = forecast_step.run_forecast_step(
             scratch,
@@ -86,9 +82,7 @@ def build(
             workers,
         )
         started = time.perf_counter()
-        anomaly_models = model_seconds(
-            run_dbt(["build", *AFTER_FORECASTS], scratch, dbt_vars, quiet=quiet)
-        )
+        run_dbt(["build", *AFTER_FORECASTS], scratch, dbt_vars, quiet=quiet)
         dbt_seconds += time.perf_counter() - started
         if out is not None:
             files = exports.render(scratch, [str(file) for file in event_files.files])
@@ -98,4 +92,4 @@ def build(
     finally:
         exports.discard(staged)
         _remove_database(scratch)
-    return BuildReport(db, dbt_seconds, hourly_models, anomaly_models, forecasts)
+    return BuildReport(db, dbt_seconds, forecasts)
