@@ -21,10 +21,17 @@ landings as (
 ),
 
 -- Metric and dimension values of each counted profile, worked out on the few profiles
--- before they meet the hourly rows.
+-- before they meet the hourly rows. Many profiles (one per user agent) share one set of
+-- values, which the hash stands for.
 counted_profiles as (
     select
         event_profiles.event_profile_hash,
+        hash(
+            event_profiles.shop,
+            event_profiles.metric,
+            event_profiles.geography,
+            user_agents.device
+        ) as dimensions_hash,
         event_profiles.shop,
         event_profiles.metric,
         event_profiles.geography,
@@ -36,17 +43,38 @@ counted_profiles as (
     where event_profiles.counted_as = 'each_event'
 ),
 
-other_funnel_events as (
+dimensions as (
+    select distinct
+        dimensions_hash,
+        shop,
+        metric,
+        geography,
+        device,
+    from counted_profiles
+),
+
+-- Summed on the hash, so the hourly rows are grouped on one integer instead of four
+-- strings; the strings join back on the summed rows.
+other_funnel_events_hashed as (
     select
-        counted_profiles.shop,
         events.hour_at,
-        counted_profiles.metric,
-        counted_profiles.geography,
-        counted_profiles.device,
+        counted_profiles.dimensions_hash,
         sum(events.events) as events,
     from events
     inner join counted_profiles using (event_profile_hash)
     group by all
+),
+
+other_funnel_events as (
+    select
+        dimensions.shop,
+        other_funnel_events_hashed.hour_at,
+        dimensions.metric,
+        dimensions.geography,
+        dimensions.device,
+        other_funnel_events_hashed.events,
+    from other_funnel_events_hashed
+    inner join dimensions using (dimensions_hash)
 ),
 
 -- Marketing dimensions describe how a visitor arrived: only landing page views carry them.
