@@ -172,7 +172,7 @@ def format_table(rows: list[BuildFigures]) -> str:
     header = (
         f"| events | hourly build (models, s, median of {HOURLY_TURNS}) | whole dbt build (s) "
         f"| bare GROUP BY (s, median of {HOURLY_TURNS}) | ratio | target ≤ {RATIO_TARGET:g} "
-        f"| ratio beyond the fixed part | peak memory so far (GB) |"
+        "| ratio beyond the fixed part | peak memory so far (GB) |"
     )
     lines = [header, "|" + "---|" * 8]
     for row in rows:
