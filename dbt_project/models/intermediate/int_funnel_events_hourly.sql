@@ -2,6 +2,11 @@
 -- events: landings from the sessionized page views, the other metrics from the distinct
 -- events. Each is broken down from its own narrowest table, so no wide union of both is
 -- aggregated again.
+
+{% set event_dimensions = ['geography', 'device'] %}
+-- Marketing dimensions describe how a visitor arrived: only landing page views carry them.
+{% set landing_dimensions = event_dimensions + ['utm_source', 'utm_medium'] %}
+
 with
 
 events as (
@@ -77,29 +82,15 @@ other_funnel_events as (
     inner join dimensions using (dimensions_hash)
 ),
 
--- Marketing dimensions describe how a visitor arrived: only landing page views carry them.
 other_funnel_events_by_dimension as (
     select
         shop,
         hour_at,
         metric,
-        case
-            when grouping(geography) = 0 then 'geography'
-            when grouping(device) = 0 then 'device'
-            else 'total'
-        end as dimension,
-        case dimension
-            when 'geography' then geography
-            when 'device' then device
-            else 'all'
-        end as dimension_value,
+        {{ dimension_columns(event_dimensions) }},
         sum(events) as events,
     from other_funnel_events
-    group by grouping sets (
-        (shop, hour_at, metric),
-        (shop, hour_at, metric, geography),
-        (shop, hour_at, metric, device)
-    )
+    group by {{ dimension_grouping_sets(['shop', 'hour_at', 'metric'], event_dimensions) }}
 ),
 
 landing_page_views_by_dimension as (
@@ -107,30 +98,11 @@ landing_page_views_by_dimension as (
         shop,
         hour_at,
         'landing_page_views' as metric,
-        case
-            when grouping(geography) = 0 then 'geography'
-            when grouping(device) = 0 then 'device'
-            when grouping(utm_source) = 0 then 'utm_source'
-            when grouping(utm_medium) = 0 then 'utm_medium'
-            else 'total'
-        end as dimension,
-        case dimension
-            when 'geography' then geography
-            when 'device' then device
-            when 'utm_source' then utm_source
-            when 'utm_medium' then utm_medium
-            else 'all'
-        end as dimension_value,
+        {{ dimension_columns(landing_dimensions) }},
         sum(landing_page_views) as events,
     from landings
     where landing_page_views > 0
-    group by grouping sets (
-        (shop, hour_at),
-        (shop, hour_at, geography),
-        (shop, hour_at, device),
-        (shop, hour_at, utm_source),
-        (shop, hour_at, utm_medium)
-    )
+    group by {{ dimension_grouping_sets(['shop', 'hour_at'], landing_dimensions) }}
 ),
 
 final as (
