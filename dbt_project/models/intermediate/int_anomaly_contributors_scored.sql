@@ -11,7 +11,12 @@ anomalies as (
 ),
 
 anomalous_totals as (
-    select shop, hour_at, metric, actual as total_actual, expected as total_expected,
+    select
+        shop,
+        hour_at,
+        metric,
+        actual as total_actual,
+        expected as total_expected,
         actual / nullif(expected, 0) as total_ratio,
     from anomalies
     where dimension = 'total' and is_anomaly
@@ -46,8 +51,9 @@ scored as (
         0.5 * (
             case
                 when expected_share > 0
-                    then expected_share
-                    * ln(2 * expected_share / (expected_share + actual_share))
+                    then
+                        expected_share
+                        * ln(2 * expected_share / (expected_share + actual_share))
                 else 0
             end
             + case
@@ -62,10 +68,11 @@ scored as (
 final as (
     select
         *,
-        explanatory_power >= {{ var('contributor_min_explanatory_power') }}
+        (
+            explanatory_power >= {{ var('contributor_min_explanatory_power') }}
             and surprise >= {{ var('contributor_min_surprise') }}
             and abs(disproportion) >= {{ var('contributor_min_disproportion') }}
-            as is_clear_contributor,
+        ) as is_clear_contributor,
     from scored
 )
 

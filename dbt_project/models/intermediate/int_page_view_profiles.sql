@@ -58,10 +58,10 @@ normalized as (
     from sent
     left join aliases as source_aliases
         on source_aliases.dimension = 'utm_source'
-        and source_aliases.raw_value = sent.utm_source_sent
+        and sent.utm_source_sent = source_aliases.raw_value
     left join aliases as medium_aliases
         on medium_aliases.dimension = 'utm_medium'
-        and medium_aliases.raw_value = sent.utm_medium_sent
+        and sent.utm_medium_sent = medium_aliases.raw_value
 ),
 
 final as (

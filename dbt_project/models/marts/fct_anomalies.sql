@@ -26,8 +26,10 @@ compared as (
         100.0 * (hourly.events - forecasts.expected) / nullif(forecasts.expected, 0)
             as pct_diff,
         -- The deviation in noise levels, on the scale where count noise is even.
-        (sqrt(hourly.events + 0.375) - sqrt(forecasts.expected + 0.375))
-            / forecasts.noise_scale as score,
+        (
+            (sqrt(hourly.events + 0.375) - sqrt(forecasts.expected + 0.375))
+            / forecasts.noise_scale
+        ) as score,
         -- A shop's newest hour may still be receiving events when the data is exported.
         hourly.hour_at = max(hourly.hour_at) over (partition by hourly.shop)
             as is_hour_in_progress,
@@ -38,10 +40,12 @@ compared as (
 flagged as (
     select
         *,
-        not is_hour_in_progress
+        (
+            not is_hour_in_progress
             and (actual < expected_lower or actual > expected_upper)
             and abs(score) >= {{ var('anomaly_min_score') }}
-            and abs(deviation) >= {{ var('anomaly_min_deviation') }} as is_anomaly,
+            and abs(deviation) >= {{ var('anomaly_min_deviation') }}
+        ) as is_anomaly,
         case
             when deviation > 0 then 'positive'
             when deviation < 0 then 'negative'
@@ -50,7 +54,11 @@ flagged as (
 ),
 
 totals as (
-    select shop, hour_at, metric, deviation as total_deviation,
+    select
+        shop,
+        hour_at,
+        metric,
+        deviation as total_deviation,
     from flagged
     where dimension = 'total'
 ),

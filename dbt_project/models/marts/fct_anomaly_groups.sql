@@ -84,15 +84,17 @@ contributors_by_group as (
                 'value': contributor_value,
                 'contribution': round(contributor_contribution, 4),
                 'peak_hour_at': peak_hour_at,
-                'peak_pct_diff': round(peak_pct_diff, 2),
+                'peak_pct_diff': round(peak_pct_diff, 2)
             }
             order by metric
         ) as contributors,
         count(contributor_dimension) as n_metrics_with_contributor,
-        count(distinct (contributor_dimension, contributor_value))
-            filter (where contributor_dimension is not null) as n_distinct_contributors,
-        list(distinct contributor_dimension)
-            filter (where contributor_dimension is not null) as dimensions,
+        count(distinct row(contributor_dimension, contributor_value)) filter (
+            where contributor_dimension is not null
+        ) as n_distinct_contributors,
+        list(distinct contributor_dimension) filter (
+            where contributor_dimension is not null
+        ) as dimensions,
     from metric_contributors
     group by all
 ),
@@ -117,16 +119,19 @@ described as (
         list_transform(metrics, lambda metric: replace(metric, '_', ' ')) as metric_names,
         list_transform(
             list_filter(contributors, lambda contributor: contributor.dimension is not null),
-            lambda contributor:
-                replace(contributor.metric, '_', ' ') || ' by ' || contributor.value
-                || ' (' || contributor.dimension || ')'
+            lambda contributor: format(
+                '{} by {} ({})',
+                replace(contributor.metric, '_', ' '),
+                contributor.value,
+                contributor.dimension
+            )
         ) as contributor_phrases,
         list_filter(
             contributors, lambda contributor: contributor.dimension is not null
         )[1] as first_contributor,
         case direction when 'negative' then 'fell' else 'rose' end as verb,
-        strftime(start_at, '%Y-%m-%d %H:00') || ' to ' || strftime(end_at, '%H:00')
-            || ' UTC' as span,
+        strftime(start_at, '%Y-%m-%d %H:00') || ' to ' || strftime(end_at, '%H:00') || ' UTC'
+            as span,
     from classified
 ),
 
@@ -135,17 +140,20 @@ stated as (
     select
         *,
         case scenario
-            when 'A' then
-                list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
-                || ' together, ' || span || ', all driven by '
-                || first_contributor.value || ' (' || first_contributor.dimension || ')'
-            when 'B' then
-                list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
-                || ' together, ' || span || ', with different causes: '
-                || list_aggregate(contributor_phrases, 'string_agg', '; ')
-            when 'C' then
-                list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
-                || ' together, ' || span || ', with no segment standing out: a shop-wide cause'
+            when 'A'
+                then
+                    list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
+                    || ' together, ' || span || ', all driven by '
+                    || first_contributor.value || ' (' || first_contributor.dimension || ')'
+            when 'B'
+                then
+                    list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
+                    || ' together, ' || span || ', with different causes: '
+                    || list_aggregate(contributor_phrases, 'string_agg', '; ')
+            when 'C'
+                then
+                    list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
+                    || ' together, ' || span || ', with no segment standing out: a shop-wide cause'
             else
                 list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb || ', ' || span
                 || case
@@ -153,7 +161,7 @@ stated as (
                         then ', with no segment standing out'
                     when n_metrics = 1
                         then ', driven by ' || first_contributor.value
-                        || ' (' || first_contributor.dimension || ')'
+                            || ' (' || first_contributor.dimension || ')'
                     else ', ' || list_aggregate(contributor_phrases, 'string_agg', '; ')
                 end
         end as root_cause,

@@ -11,7 +11,15 @@ contributors as (
 ),
 
 anomalous_totals as (
-    select shop, hour_at, metric, direction, actual, expected, pct_diff, score,
+    select
+        shop,
+        hour_at,
+        metric,
+        direction,
+        actual,
+        expected,
+        pct_diff,
+        score,
     from anomalies
     where dimension = 'total' and is_anomaly
 ),
@@ -41,7 +49,7 @@ top_contributors as (
                 'value': dimension_value,
                 'contribution': round(explanatory_power, 4),
                 'surprise': round(surprise, 5),
-                'is_clear': is_clear_contributor,
+                'is_clear': is_clear_contributor
             }
             order by surprise desc, explanatory_power desc
         )[1:{{ var('contributors_listed') }}] as top_contributors,

@@ -44,34 +44,56 @@ landing_counts as (
 ),
 
 outcomes as (
-    select shop, 'counted' as outcome, metric, sum(distinct_events) as events,
+    select
+        shop,
+        'counted' as outcome,
+        metric,
+        sum(distinct_events) as events,
     from events_by_name
     where counted_as = 'each_event'
     group by all
     union all
-    select shop, 'counted', 'landing_page_views', landing_page_views,
+    select
+        shop,
+        'counted' as outcome,
+        'landing_page_views' as metric,
+        landing_page_views as events,
     from landing_counts
     union all
     -- Every distinct page view is a landing, a view without a session, or a later view.
     select
         page_views.shop,
-        'later_page_view_of_session',
-        null,
-        page_views.distinct_page_views
+        'later_page_view_of_session' as outcome,
+        null as metric,
+        (
+            page_views.distinct_page_views
             - coalesce(landing_counts.landing_page_views, 0)
-            - coalesce(landing_counts.unplaced_page_views, 0),
+            - coalesce(landing_counts.unplaced_page_views, 0)
+        ) as events,
     from page_views
     left join landing_counts using (shop)
     union all
-    select shop, 'page_view_without_session', null, unplaced_page_views,
+    select
+        shop,
+        'page_view_without_session' as outcome,
+        null as metric,
+        unplaced_page_views as events,
     from landing_counts
     union all
-    select shop, 'unmapped_event_name', null, sum(distinct_events),
+    select
+        shop,
+        'unmapped_event_name' as outcome,
+        null as metric,
+        sum(distinct_events) as events,
     from events_by_name
     where metric is null
     group by all
     union all
-    select shop, 'duplicate_dropped', null, sum(duplicates_dropped),
+    select
+        shop,
+        'duplicate_dropped' as outcome,
+        null as metric,
+        sum(duplicates_dropped) as events,
     from events_by_name
     group by all
 ),

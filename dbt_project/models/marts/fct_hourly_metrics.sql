@@ -13,15 +13,31 @@ event_metrics as (
     select * from {{ ref('event_name_metrics') }}
 ),
 
+shops as (
+    select distinct shop from shop_hours
+),
+
+metrics as (
+    select distinct metric from event_metrics
+),
+
 -- A series exists from the shop's first hour once its value was ever seen; every metric's
 -- total exists for every shop, even a metric the shop never sent.
 series as (
-    select distinct shop, metric, dimension, dimension_value,
+    select distinct
+        shop,
+        metric,
+        dimension,
+        dimension_value,
     from funnel_events
     union
-    select shops.shop, metrics.metric, 'total', 'all',
-    from (select distinct shop from shop_hours) as shops
-    cross join (select distinct metric from event_metrics) as metrics
+    select
+        shops.shop,
+        metrics.metric,
+        'total' as dimension,
+        'all' as dimension_value,
+    from shops
+    cross join metrics
 ),
 
 zero_filled as (

@@ -7,23 +7,35 @@ forecasts as (
 ),
 
 totals as (
-    select shop, hour_at, metric, expected as total_expected,
+    select
+        shop,
+        hour_at,
+        metric,
+        expected as total_expected,
     from forecasts
     where dimension = 'total'
 ),
 
 by_dimension as (
-    select shop, hour_at, metric, dimension, sum(expected) as values_expected,
+    select
+        shop,
+        hour_at,
+        metric,
+        dimension,
+        sum(expected) as values_expected,
     from forecasts
     where dimension != 'total'
     group by all
 ),
 
 final as (
-    select by_dimension.*, totals.total_expected,
+    select
+        by_dimension.*,
+        totals.total_expected,
     from by_dimension
     inner join totals using (shop, hour_at, metric)
-    where abs(by_dimension.values_expected - totals.total_expected)
+    where
+        abs(by_dimension.values_expected - totals.total_expected)
         > 0.001 * totals.total_expected + 1e-6
 )
 

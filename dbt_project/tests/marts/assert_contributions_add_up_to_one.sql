@@ -7,7 +7,10 @@ anomalies as (
 ),
 
 anomalous_totals as (
-    select shop, hour_at, metric,
+    select
+        shop,
+        hour_at,
+        metric,
     from anomalies
     where dimension = 'total' and is_anomaly
 ),

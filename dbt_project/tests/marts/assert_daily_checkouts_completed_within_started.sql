@@ -11,7 +11,7 @@ hourly as (
 daily as (
     select
         shop,
-        cast(hour_at as date) as day,
+        cast(hour_at as date) as day_on,
         sum(events) filter (where metric = 'checkout_started') as checkouts_started,
         sum(events) filter (where metric = 'checkout_completed') as checkouts_completed,
     from hourly

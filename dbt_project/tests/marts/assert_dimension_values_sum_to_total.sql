@@ -6,13 +6,22 @@ hourly as (
 ),
 
 totals as (
-    select shop, hour_at, metric, events as total_events,
+    select
+        shop,
+        hour_at,
+        metric,
+        events as total_events,
     from hourly
     where dimension = 'total'
 ),
 
 by_dimension as (
-    select shop, hour_at, metric, dimension, sum(events) as dimension_events,
+    select
+        shop,
+        hour_at,
+        metric,
+        dimension,
+        sum(events) as dimension_events,
     from hourly
     where dimension != 'total'
     group by all

@@ -38,14 +38,20 @@ unaccounted_shops as (
 ),
 
 hourly_totals as (
-    select shop, metric, sum(events) as events,
+    select
+        shop,
+        metric,
+        sum(events) as events,
     from hourly
     where dimension = 'total'
     group by all
 ),
 
 counted as (
-    select shop, metric, events,
+    select
+        shop,
+        metric,
+        events,
     from accounting
     where outcome = 'counted'
 ),
@@ -53,9 +59,10 @@ counted as (
 miscounted_metrics as (
     select
         coalesce(counted.shop, hourly_totals.shop) as shop,
-        'counted vs hourly total of ' || coalesce(counted.metric, hourly_totals.metric),
-        coalesce(counted.events, 0),
-        hourly_totals.events,
+        'counted vs hourly total of ' || coalesce(counted.metric, hourly_totals.metric)
+            as check_name,
+        coalesce(counted.events, 0) as expected,
+        hourly_totals.events as actual,
     from counted
     full join hourly_totals using (shop, metric)
     where coalesce(counted.events, 0) != hourly_totals.events

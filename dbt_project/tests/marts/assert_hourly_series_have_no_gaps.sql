@@ -10,28 +10,40 @@ shop_hours as (
 ),
 
 hours_per_shop as (
-    select shop, count(*) as hours, min(hour_at) as first_hour_at, max(hour_at) as last_hour_at,
+    select
+        shop,
+        count(*) as hours,
+        min(hour_at) as first_hour_at,
+        max(hour_at) as last_hour_at,
     from shop_hours
     group by shop
 ),
 
 series as (
     select
-        shop, metric, dimension, dimension_value,
-        count(*) as hours, min(hour_at) as first_hour_at, max(hour_at) as last_hour_at,
+        shop,
+        metric,
+        dimension,
+        dimension_value,
+        count(*) as hours,
+        min(hour_at) as first_hour_at,
+        max(hour_at) as last_hour_at,
     from hourly
     group by all
 ),
 
 final as (
-    select series.*, hours_per_shop.hours as shop_hours,
+    select
+        series.*,
+        hours_per_shop.hours as shop_hours,
     from series
     inner join hours_per_shop using (shop)
-    where series.hours != hours_per_shop.hours
+    where
+        series.hours != hours_per_shop.hours
         or series.first_hour_at != hours_per_shop.first_hour_at
         or series.last_hour_at != hours_per_shop.last_hour_at
-        or hours_per_shop.hours != datediff('hour', hours_per_shop.first_hour_at,
-            hours_per_shop.last_hour_at) + 1
+        or hours_per_shop.hours
+        != datediff('hour', hours_per_shop.first_hour_at, hours_per_shop.last_hour_at) + 1
 )
 
 select * from final

@@ -13,7 +13,9 @@ aliases as (
 ),
 
 seen as (
-    select distinct dimension, dimension_value,
+    select distinct
+        dimension,
+        dimension_value,
     from hourly
     where dimension in ('utm_source', 'utm_medium')
 ),
@@ -22,8 +24,8 @@ final as (
     select seen.*,
     from seen
     anti join aliases
-        on aliases.dimension = seen.dimension
-        and aliases.canonical_value = seen.dimension_value
+        on seen.dimension = aliases.dimension
+        and seen.dimension_value = aliases.canonical_value
 )
 
 select * from final
