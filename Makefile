@@ -14,7 +14,7 @@ OUT ?= output
 INTERVAL_WIDTH ?= 0.99
 WORKERS ?= 0
 
-.PHONY: build test bench check clean
+.PHONY: build test bench lint check clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,10 +48,13 @@ test: $(INSTALLED) $(CHROMIUM)
 bench: $(INSTALLED)
 	$(BIN)/python -m funnel_anomalies.bench
 
-check: $(INSTALLED)
+# SQL is linted through dbt's own compiler (the templater connects, hence a scratch file).
+lint: $(INSTALLED)
 	$(BIN)/ruff check python tests
 	$(BIN)/ruff format --check python tests
-	$(MAKE) test
+	FUNNEL_DB=$(VENV)/sqlfluff.duckdb $(BIN)/sqlfluff lint dbt_project
+
+check: lint test
 
 clean:
 	rm -rf $(VENV) warehouse output dbt_project/target dbt_project/logs
