@@ -48,11 +48,15 @@ test: $(INSTALLED) $(CHROMIUM)
 bench: $(INSTALLED)
 	$(BIN)/python -m funnel_anomalies.bench
 
-# SQL is linted through dbt's own compiler (the templater connects, hence a scratch file).
+# SQL is linted through dbt's own compiler. Its database, target and logs are scratch
+# places of their own, so a lint never touches those of a build running beside it.
+LINT_SCRATCH := $(CURDIR)/$(VENV)/sqlfluff
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check python tests
 	$(BIN)/ruff format --check python tests
-	FUNNEL_DB=$(VENV)/sqlfluff.duckdb $(BIN)/sqlfluff lint dbt_project
+	FUNNEL_DB=$(LINT_SCRATCH).duckdb DBT_TARGET_PATH=$(LINT_SCRATCH)-target \
+		DBT_LOG_PATH=$(LINT_SCRATCH)-logs $(BIN)/sqlfluff lint dbt_project
 
 check: lint test
 
