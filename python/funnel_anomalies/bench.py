@@ -137,7 +137,8 @@ def time_bare_group_by(events: Path, scratch_db: Path) -> float:
 
 
 def time_hourly_models(events: Path, scratch_db: Path) -> float:
-    """Seconds DuckDB spends executing the hourly models, built from scratch."""
+    """Seconds dbt spends executing the hourly models (their SQL and its bookkeeping for
+    each), built from scratch."""
     scratch_db.unlink(missing_ok=True)
     run_results = run_dbt(
         ["build", *pipeline.BEFORE_FORECASTS], scratch_db, {"events": str(events)}, quiet=True
