@@ -116,23 +116,39 @@ classified as (
 described as (
     select
         *,
-        list_transform(metrics, lambda metric: replace(metric, '_', ' ')) as metric_names,
-        list_transform(
-            list_filter(contributors, lambda contributor: contributor.dimension is not null),
-            lambda contributor: format(
-                '{} by {} ({})',
-                replace(contributor.metric, '_', ' '),
-                contributor.value,
-                contributor.dimension
-            )
-        ) as contributor_phrases,
+        list_aggregate(
+            list_transform(metrics, lambda metric: replace(metric, '_', ' ')), 'string_agg', ', '
+        ) as metric_list,
         list_filter(
             contributors, lambda contributor: contributor.dimension is not null
-        )[1] as first_contributor,
+        ) as named_contributors,
         case direction when 'negative' then 'fell' else 'rose' end as verb,
         strftime(start_at, '%Y-%m-%d %H:00') || ' to ' || strftime(end_at, '%H:00') || ' UTC'
             as span,
     from classified
+),
+
+-- Each metric's contributor as words, and the first one alone (scenarios A and D).
+phrased as (
+    select
+        *,
+        list_aggregate(
+            list_transform(
+                named_contributors,
+                lambda contributor: format(
+                    '{} by {} ({})',
+                    replace(contributor.metric, '_', ' '),
+                    contributor.value,
+                    contributor.dimension
+                )
+            ),
+            'string_agg',
+            '; '
+        ) as contributor_phrases,
+        format(
+            '{} ({})', named_contributors[1].value, named_contributors[1].dimension
+        ) as first_contributor_phrase,
+    from described
 ),
 
 -- One line a person can read, by scenario.
@@ -142,30 +158,27 @@ stated as (
         case scenario
             when 'A'
                 then
-                    list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
-                    || ' together, ' || span || ', all driven by '
-                    || first_contributor.value || ' (' || first_contributor.dimension || ')'
+                    metric_list || ' ' || verb || ' together, ' || span
+                    || ', all driven by ' || first_contributor_phrase
             when 'B'
                 then
-                    list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
-                    || ' together, ' || span || ', with different causes: '
-                    || list_aggregate(contributor_phrases, 'string_agg', '; ')
+                    metric_list || ' ' || verb || ' together, ' || span
+                    || ', with different causes: ' || contributor_phrases
             when 'C'
                 then
-                    list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb
-                    || ' together, ' || span || ', with no segment standing out: a shop-wide cause'
+                    metric_list || ' ' || verb || ' together, ' || span
+                    || ', with no segment standing out: a shop-wide cause'
             else
-                list_aggregate(metric_names, 'string_agg', ', ') || ' ' || verb || ', ' || span
+                metric_list || ' ' || verb || ', ' || span
                 || case
-                    when first_contributor.dimension is null
+                    when len(named_contributors) = 0
                         then ', with no segment standing out'
                     when n_metrics = 1
-                        then ', driven by ' || first_contributor.value
-                            || ' (' || first_contributor.dimension || ')'
-                    else ', ' || list_aggregate(contributor_phrases, 'string_agg', '; ')
+                        then ', driven by ' || first_contributor_phrase
+                    else ', ' || contributor_phrases
                 end
         end as root_cause,
-    from described
+    from phrased
 ),
 
 final as (
