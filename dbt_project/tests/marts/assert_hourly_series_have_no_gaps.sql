@@ -15,6 +15,7 @@ hours_per_shop as (
         count(*) as hours,
         min(hour_at) as first_hour_at,
         max(hour_at) as last_hour_at,
+        datediff('hour', min(hour_at), max(hour_at)) + 1 as hours_spanned,
     from shop_hours
     group by shop
 ),
@@ -42,8 +43,7 @@ final as (
         series.hours != hours_per_shop.hours
         or series.first_hour_at != hours_per_shop.first_hour_at
         or series.last_hour_at != hours_per_shop.last_hour_at
-        or hours_per_shop.hours
-        != datediff('hour', hours_per_shop.first_hour_at, hours_per_shop.last_hour_at) + 1
+        or hours_per_shop.hours != hours_per_shop.hours_spanned
 )
 
 select * from final
