@@ -106,3 +106,17 @@ def test_an_incident_moves_its_segment(small_spec):
     )
     assert ios[window].sum() == 0
     assert ios[same_hours_other_days].mean() > 0.3
+
+
+def test_user_agents_and_urls_vary_as_in_real_traffic(small_spec):
+    """Real pixels send thousands of distinct user agents (browser, OS and app versions) and
+    a click id on every paid landing URL: nothing downstream may rely on few values."""
+    events = sample_data.generate_events(small_spec)
+    sessions = len(pc.unique(events["session_id"]))
+    user_agents = pc.unique(events["user_agent"]).to_pylist()
+    assert len(user_agents) > 0.1 * sessions
+    assert any("FBAN/FBIOS" in agent for agent in user_agents if agent)
+    urls = pc.unique(events["page_url"]).to_pylist()
+    clicked = [url for url in urls if "gclid=" in url or "fbclid=" in url]
+    assert len(clicked) > 0.2 * sessions
+    assert len(clicked) == len({url.split("clid=")[1] for url in clicked})

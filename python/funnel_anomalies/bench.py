@@ -43,6 +43,7 @@ from funnel_anomalies import (
     forecast_step,
     forecasting,
     pipeline,
+    pixel_strings,
     sample_data,
     warehouse,
 )
@@ -113,9 +114,10 @@ def bench_events(size: int) -> Path:
 def _generated(name: str, spec: sample_data.SampleSpec) -> Path:
     """Events of `spec` with their labels, generated once into .bench/ under a name that
     changes with the spec and with the generator's code, so nothing stale is reused."""
-    fingerprint = hashlib.sha256(
-        repr(spec).encode() + Path(sample_data.__file__).read_bytes()
-    ).hexdigest()[:12]
+    generator_code = b"".join(
+        Path(module.__file__).read_bytes() for module in (sample_data, pixel_strings)
+    )
+    fingerprint = hashlib.sha256(repr(spec).encode() + generator_code).hexdigest()[:12]
     path = BENCH_DIR / f"{name}-{fingerprint}.parquet"
     if not path.exists():
         print(f"generating {path} ...", flush=True)

@@ -1,8 +1,9 @@
 """Generate raw storefront events with known incidents, and the labels that describe them.
 
 The events look like what storefront pixels really send: Shopify web-pixel names for some
-shops and plain names for others, event names the funnel ignores, user agents rather than
-OS families, utm values in every spelling (sometimes only inside the page URL), missing
+shops and plain names for others, event names the funnel ignores, user agents (in their
+many versions and in-app variants) rather than OS families, utm values in every spelling
+(sometimes only inside the page URL), page URLs with catalog paths and click ids, missing
 geographies and double-fired duplicates. Sessions walk down the funnel, traffic follows a
 daily and weekly rhythm with a trend, and incidents of each scenario kind (A-D) are
 injected as multipliers on traffic or on one funnel step of one segment.
@@ -15,11 +16,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from funnel_anomalies import pixel_strings
 
 # Funnel steps a session can reach, in order. Probabilities are conditional on the step before.
 FUNNEL_STEP_PROBABILITY = {
@@ -60,63 +62,17 @@ GEOGRAPHY_WEIGHTS = [0.42, 0.14, 0.10, 0.08, 0.07, 0.07, 0.06, 0.06]
 MISSING_GEOGRAPHY_RATE = 0.02
 PADDED_GEOGRAPHY_RATE = 0.01
 
-# (user agent, the OS family it stands for, device_type the pixel reports)
+# (device family, the OS family it stands for, device_type the pixel reports, share). Each
+# family's user agents come in many versions and apps (pixel_strings.BROWSERS).
 USER_AGENTS = [
-    (
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-        "iOS",
-        "mobile",
-        0.32,
-    ),
-    (
-        "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-        "iOS",
-        "tablet",
-        0.06,
-    ),
-    (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36",
-        "Android",
-        "mobile",
-        0.20,
-    ),
-    (
-        "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/123.0.0.0 Mobile Safari/537.36",
-        "Android",
-        "mobile",
-        0.10,
-    ),
-    (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-        "Windows",
-        "desktop",
-        0.14,
-    ),
-    (
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-        "(KHTML, like Gecko) Version/17.4 Safari/605.1.15",
-        "macOS",
-        "desktop",
-        0.11,
-    ),
-    (
-        "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
-        "Other",
-        "desktop",
-        0.03,
-    ),
-    (
-        "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
-        "Other",
-        "desktop",
-        0.02,
-    ),
+    ("iphone", "iOS", "mobile", 0.32),
+    ("ipad", "iOS", "tablet", 0.06),
+    ("pixel", "Android", "mobile", 0.20),
+    ("galaxy", "Android", "mobile", 0.10),
+    ("windows", "Windows", "desktop", 0.14),
+    ("mac", "macOS", "desktop", 0.11),
+    ("linux", "Other", "desktop", 0.03),
+    ("chromebook", "Other", "desktop", 0.02),
 ]
 # Some pixels lose the user agent; then device_type is all there is, in any spelling.
 MISSING_USER_AGENT_RATE = 0.02
@@ -150,8 +106,6 @@ CHANNELS = [
     (("bing", "cpc"), [("bing", "cpc")], 0.04),
 ]
 UTM_ONLY_IN_URL_RATE = 0.3
-LANDING_PATHS = ["/", "/collections/new", "/products/trail-jacket", "/pages/sale"]
-BROWSING_PATHS = ["/collections/all", "/products/wool-socks", "/products/tent", "/cart"]
 
 
 @dataclass(frozen=True)
@@ -412,13 +366,6 @@ def _channel_strings(rng, channel: np.ndarray) -> tuple[list, list]:
     return sources, mediums
 
 
-def _landing_url(shop: str, path: str, source: str | None, medium: str | None) -> str:
-    url = f"https://{shop}.example{path}"
-    if source is None:
-        return url
-    return f"{url}?utm_source={quote(source)}&utm_medium={quote(medium)}&utm_campaign=autumn"
-
-
 def _shop_events(rng, shop: Shop, spec: SampleSpec, incidents) -> pa.Table:
     sessions = _shop_sessions(rng, shop, spec, incidents)
     counts = _funnel_counts(rng, sessions, incidents)
@@ -431,7 +378,10 @@ def _shop_events(rng, shop: Shop, spec: SampleSpec, incidents) -> pa.Table:
     # Per session: which user agent string and device_type the pixel sends.
     ua_index = sessions["user_agent"]
     ua_missing = rng.random(session_count) < MISSING_USER_AGENT_RATE
-    user_agents = np.array([ua[0] for ua in USER_AGENTS], dtype=object)[ua_index]
+    user_agents = np.empty(session_count, dtype=object)
+    for family_index, (family, *_) in enumerate(USER_AGENTS):
+        in_family = ua_index == family_index
+        user_agents[in_family] = pixel_strings.user_agents(rng, family, int(in_family.sum()))
     user_agents[ua_missing] = None
     device_types = np.array([ua[2] for ua in USER_AGENTS], dtype=object)[ua_index]
     fallback = np.array(
@@ -446,14 +396,8 @@ def _shop_events(rng, shop: Shop, spec: SampleSpec, incidents) -> pa.Table:
     geographies[missing_geo] = None
 
     sources, mediums = _channel_strings(rng, sessions["channel"])
-    landing_paths = rng.choice(LANDING_PATHS, session_count)
-    landing_urls = np.array(
-        [
-            _landing_url(shop.name, path, source, medium)
-            for path, source, medium in zip(landing_paths, sources, mediums, strict=True)
-        ],
-        dtype=object,
-    )
+    channels = [CHANNELS[index][0] for index in sessions["channel"]]
+    landing_urls = pixel_strings.landing_urls(rng, shop.name, sources, mediums, channels)
     utm_only_in_url = rng.random(session_count) < UTM_ONLY_IN_URL_RATE
     utm_source_column = np.array(sources, dtype=object)
     utm_medium_column = np.array(mediums, dtype=object)
@@ -496,10 +440,7 @@ def _shop_events(rng, shop: Shop, spec: SampleSpec, incidents) -> pa.Table:
     seconds = np.concatenate([p[2] for p in parts])
     is_landing = np.concatenate([np.full(len(p[0]), p[3]) for p in parts])
 
-    browsing_urls = np.array(
-        [f"https://{shop.name}.example{path}" for path in BROWSING_PATHS], dtype=object
-    )
-    page_urls = browsing_urls[rng.integers(0, len(BROWSING_PATHS), len(session_index))]
+    page_urls = pixel_strings.browsing_urls(rng, shop.name, len(session_index))
     page_urls[is_landing] = landing_urls[session_index[is_landing]]
     # utm columns travel with the landing hit only, as a pixel reads them off the landing URL.
     utm_source = np.full(len(session_index), None, dtype=object)
