@@ -1,8 +1,7 @@
--- One row per distinct event profile: the shop, event name, geography, user agent and
--- device_type as sent, with the hash the hourly aggregation groups on, the cleaned values
--- it stands for and the metric its event name counts towards (through the seed). Doing
--- this for a few thousand distinct profiles spares every raw row a trim and every
--- aggregation a string comparison.
+-- One row per distinct event profile: the shop, event name and geography as sent, with the
+-- hash the hourly aggregation groups on, the cleaned values it stands for and the metric
+-- its event name counts towards (through the seed). Doing this for the few hundred
+-- distinct profiles spares every raw row a trim and every aggregation a string comparison.
 {{ config(materialized='table') }}  -- read by five models
 
 with
@@ -20,8 +19,6 @@ profiles as (
         shop,
         event_name,
         geography,
-        user_agent,
-        device_type,
     from events
 ),
 
@@ -32,8 +29,6 @@ cleaned as (
         lower(trim(event_name)) as event_name,
         event_name as event_name_sent,
         coalesce(nullif(trim(geography), ''), 'unknown') as geography,
-        user_agent,
-        device_type,
     from profiles
 ),
 

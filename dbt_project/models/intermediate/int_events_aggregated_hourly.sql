@@ -1,6 +1,6 @@
--- Events per UTC hour and event profile, as received and without exact duplicates: the
--- one pass over every raw event that feeds the metric counts, the hour spine, the
--- unmapped event names and the accounting.
+-- Events per UTC hour, event profile and device, as received and without exact
+-- duplicates: the one pass over every raw event that feeds the metric counts, the hour
+-- spine, the unmapped event names and the accounting.
 {{ config(materialized='table') }}  -- read by four models
 
 with
@@ -9,16 +9,36 @@ events as (
     select * from {{ ref('stg_events') }}
 ),
 
-aggregated as (
+user_agents as (
+    select * from {{ ref('int_user_agents_classified') }}
+),
+
+hashed as (
     select
         date_trunc('hour', event_at) as hour_at,
         {{ event_profile_hash() }} as event_profile_hash,
-        count(*) as events_received,
-        -- Copies of a double-fired event share every column, so they share this hour and
-        -- profile: counting distinct copy hashes within it drops them. A list per hour and
-        -- profile is far cheaper than a hash table over every event in the input.
-        list_unique(list({{ event_copy_hash() }})) as events,
+        {{ user_agent_hash() }} as user_agent_hash,
+        event_type,
+        event_at,
+        session_id,
+        page_url,
+        utm_source,
+        utm_medium,
     from events
+),
+
+aggregated as (
+    select
+        hashed.hour_at,
+        hashed.event_profile_hash,
+        user_agents.device,
+        count(*) as events_received,
+        -- Copies of a double-fired event share every column, so they share this hour,
+        -- profile and device: counting distinct copy hashes within it drops them. A list
+        -- per group is far cheaper than a hash table over every event in the input.
+        list_unique(list({{ event_copy_hash() }})) as events,
+    from hashed
+    inner join user_agents using (user_agent_hash)
     group by all
 ),
 
@@ -26,6 +46,7 @@ final as (
     select
         hour_at,
         event_profile_hash,
+        device,
         events_received,
         events,
         events_received - events as duplicates_dropped,

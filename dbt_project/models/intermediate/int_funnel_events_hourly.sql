@@ -17,69 +17,25 @@ event_profiles as (
     select * from {{ ref('int_event_profiles') }}
 ),
 
-user_agents as (
-    select * from {{ ref('int_user_agents_classified') }}
-),
-
 landings as (
     select * from {{ ref('int_landing_page_views_hourly') }}
 ),
 
--- Metric and dimension values of each counted profile, worked out on the few profiles
--- before they meet the hourly rows. Many profiles (one per user agent) share one set of
--- values, which the hash stands for.
 counted_profiles as (
-    select
-        event_profiles.event_profile_hash,
-        hash(
-            event_profiles.shop,
-            event_profiles.metric,
-            event_profiles.geography,
-            user_agents.device
-        ) as dimensions_hash,
-        event_profiles.shop,
-        event_profiles.metric,
-        event_profiles.geography,
-        user_agents.device,
-    from event_profiles
-    inner join user_agents
-        on event_profiles.user_agent is not distinct from user_agents.user_agent
-        and event_profiles.device_type is not distinct from user_agents.device_type
-    where event_profiles.counted_as = 'each_event'
-),
-
-dimensions as (
-    select distinct
-        dimensions_hash,
-        shop,
-        metric,
-        geography,
-        device,
-    from counted_profiles
-),
-
--- Summed on the hash, so the hourly rows are grouped on one integer instead of four
--- strings; the strings join back on the summed rows.
-other_funnel_events_hashed as (
-    select
-        events.hour_at,
-        counted_profiles.dimensions_hash,
-        sum(events.events) as events,
-    from events
-    inner join counted_profiles using (event_profile_hash)
-    group by all
+    select * from event_profiles
+    where counted_as = 'each_event'
 ),
 
 other_funnel_events as (
     select
-        dimensions.shop,
-        other_funnel_events_hashed.hour_at,
-        dimensions.metric,
-        dimensions.geography,
-        dimensions.device,
-        other_funnel_events_hashed.events,
-    from other_funnel_events_hashed
-    inner join dimensions using (dimensions_hash)
+        counted_profiles.shop,
+        events.hour_at,
+        counted_profiles.metric,
+        counted_profiles.geography,
+        events.device,
+        events.events,
+    from events
+    inner join counted_profiles using (event_profile_hash)
 ),
 
 other_funnel_events_by_dimension as (

@@ -13,31 +13,18 @@ profiles as (
     select * from {{ ref('int_page_view_profiles') }}
 ),
 
-user_agents as (
-    select * from {{ ref('int_user_agents_classified') }}
-),
-
--- Dimension values of each profile, worked out on the few distinct profiles; many profiles
--- (one per URL) share one set of values, which the hash stands for.
+-- Dimension values of each profile; many profiles (one per utm spelling) share one set of
+-- values, which the hash stands for.
 profile_dimensions as (
     select
-        profiles.page_view_profile_hash,
-        hash(
-            profiles.shop,
-            profiles.geography,
-            user_agents.device,
-            profiles.utm_source,
-            profiles.utm_medium
-        ) as dimensions_hash,
-        profiles.shop,
-        profiles.geography,
-        user_agents.device,
-        profiles.utm_source,
-        profiles.utm_medium,
+        page_view_profile_hash,
+        hash(shop, geography, device, utm_source, utm_medium) as dimensions_hash,
+        shop,
+        geography,
+        device,
+        utm_source,
+        utm_medium,
     from profiles
-    inner join user_agents
-        on profiles.user_agent is not distinct from user_agents.user_agent
-        and profiles.device_type is not distinct from user_agents.device_type
 ),
 
 dimensions as (

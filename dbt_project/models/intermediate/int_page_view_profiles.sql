@@ -1,6 +1,6 @@
--- One row per distinct page view profile (shop, geography, user agent, device_type, utm
--- columns and URL as sent), with its hash, the cleaned shop and geography, and its
--- marketing attribution: the utm columns, else the URL's query string, normalized
+-- One row per distinct page view profile (shop, geography, device, and the utm values as
+-- sent in their columns or in the URL), with its hash, the cleaned shop and geography,
+-- and its marketing attribution: the utm columns, else the URL's query string, normalized
 -- through the utm_value_aliases seed. Unknown values are kept.
 {{ config(materialized='table') }}  -- decodes the landing of every session
 
@@ -18,11 +18,11 @@ profiles as (
     select distinct
         shop,
         geography,
-        user_agent,
-        device_type,
+        device,
         utm_source,
         utm_medium,
-        page_url,
+        utm_source_in_url,
+        utm_medium_in_url,
     from page_views
 ),
 
@@ -31,14 +31,12 @@ sent as (
         {{ page_view_profile_hash() }} as page_view_profile_hash,
         trim(shop) as shop,
         coalesce(nullif(trim(geography), ''), 'unknown') as geography,
-        user_agent,
-        device_type,
-        page_url,
+        device,
         lower(coalesce(
-            nullif(trim(utm_source), ''), {{ utm_parameter_from_url('page_url', 'utm_source') }}
+            nullif(trim(utm_source), ''), {{ url_parameter_decoded('utm_source_in_url') }}
         )) as utm_source_sent,
         lower(coalesce(
-            nullif(trim(utm_medium), ''), {{ utm_parameter_from_url('page_url', 'utm_medium') }}
+            nullif(trim(utm_medium), ''), {{ url_parameter_decoded('utm_medium_in_url') }}
         )) as utm_medium_sent,
     from profiles
 ),
@@ -48,9 +46,7 @@ normalized as (
         sent.page_view_profile_hash,
         sent.shop,
         sent.geography,
-        sent.user_agent,
-        sent.device_type,
-        sent.page_url,
+        sent.device,
         coalesce(source_aliases.canonical_value, nullif(sent.utm_source_sent, ''), '(none)')
             as utm_source,
         coalesce(medium_aliases.canonical_value, nullif(sent.utm_medium_sent, ''), '(none)')

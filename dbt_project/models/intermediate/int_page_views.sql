@@ -1,5 +1,6 @@
 -- The raw rows that are page views, with whether the pixel named them a landing page
--- view. Matching the names as sent (from the event profiles) lets DuckDB skip every other
+-- view, their device, and the utm values their URL carries where the utm columns are
+-- blank. Matching the names as sent (from the event profiles) lets DuckDB skip every other
 -- row while it reads the Parquet.
 with
 
@@ -9,6 +10,10 @@ events as (
 
 event_profiles as (
     select * from {{ ref('int_event_profiles') }}
+),
+
+user_agents as (
+    select * from {{ ref('int_user_agents_classified') }}
 ),
 
 page_view_names as (
@@ -23,12 +28,30 @@ page_views as (
     select
         events.*,
         page_view_names.is_explicit_landing,
+        {{ user_agent_hash() }} as user_agent_hash,
     from events
     inner join page_view_names on events.event_name = page_view_names.event_name_sent
 ),
 
+described as (
+    select
+        page_views.*,
+        user_agents.device,
+        -- The URL only stands in for a blank column; its value is decoded per profile.
+        case
+            when nullif(trim(page_views.utm_source), '') is null
+                then {{ utm_parameter_in_url('page_views.page_url', 'utm_source') }}
+        end as utm_source_in_url,
+        case
+            when nullif(trim(page_views.utm_medium), '') is null
+                then {{ utm_parameter_in_url('page_views.page_url', 'utm_medium') }}
+        end as utm_medium_in_url,
+    from page_views
+    inner join user_agents using (user_agent_hash)
+),
+
 final as (
-    select * from page_views
+    select * from described
 )
 
 select * from final

@@ -1,22 +1,37 @@
--- OS family per distinct (user agent, device_type) pair: classifying the few thousand
--- distinct pairs and joining back is far cheaper than matching rules on every event.
+-- OS family per distinct (user agent, device_type) pair, keyed by the hash every event is
+-- joined on: real traffic sends tens of thousands of distinct user agents, so matching
+-- the rules once per distinct pair and joining back is far cheaper than matching them on
+-- every event, and grouping events by OS family keeps the hourly tables small.
+{{ config(materialized='table') }}  -- joined to every event and page view
+
 with
 
-profiles as (
-    select * from {{ ref('int_event_profiles') }}
+events as (
+    select * from {{ ref('stg_events') }}
 ),
 
 rules as (
     select * from {{ ref('device_os_rules') }}
 ),
 
+-- Grouped on the hash, the text carried along: cheaper than grouping on the text.
 user_agents as (
-    select distinct
+    select
+        {{ user_agent_hash() }} as user_agent_hash,
+        any_value(user_agent) as user_agent,
+        any_value(device_type) as device_type,
+    from events
+    group by user_agent_hash
+),
+
+cleaned as (
+    select
+        user_agent_hash,
         user_agent,
         device_type,
         nullif(trim(user_agent), '') as cleaned_user_agent,
         nullif(trim(device_type), '') as cleaned_device_type,
-    from profiles
+    from user_agents
 ),
 
 os_families as (
@@ -27,21 +42,23 @@ os_families as (
 
 matched as (
     select
-        user_agents.user_agent,
-        user_agents.device_type,
-        user_agents.cleaned_user_agent,
-        user_agents.cleaned_device_type,
+        cleaned.user_agent_hash,
+        cleaned.user_agent,
+        cleaned.device_type,
+        cleaned.cleaned_user_agent,
+        cleaned.cleaned_device_type,
         -- The first matching rule wins: iPhone user agents also say "like Mac OS X" and
         -- Android ones say "Linux", so the order in the seed matters.
         arg_min(rules.os_family, rules.priority) as os_family_from_user_agent,
-    from user_agents
+    from cleaned
     left join rules
-        on contains(lower(user_agents.cleaned_user_agent), rules.user_agent_contains)
+        on contains(lower(cleaned.cleaned_user_agent), rules.user_agent_contains)
     group by all
 ),
 
 classified as (
     select
+        matched.user_agent_hash,
         matched.user_agent,
         matched.device_type,
         case
