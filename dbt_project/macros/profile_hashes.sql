@@ -5,15 +5,11 @@
     the model that decodes the hash back into its values (one row per distinct value,
     where a unique test would catch two values sharing a hash) always agree.
 
-    No hash groups events by their user agent: real traffic brings tens of thousands of
-    distinct user agents (every app and OS version), so each one is looked up once
-    (int_user_agents_classified) and events are grouped by the OS family it stands for.
+    No hash stands for a user agent. Real traffic brings tens of thousands of distinct
+    ones (every app and OS version), and DuckDB's hash() gives some of them the same value
+    (88 pairs among 342,112 at 30 million generated events): each user agent is looked up
+    by its text (int_user_agents_classified) and events are grouped by its OS family.
 #}
-
-{# A user agent as sent, with the device_type that stands in for it when it is missing. #}
-{% macro user_agent_hash() %}
-    hash(user_agent, device_type)
-{% endmacro %}
 
 {# The values an event is counted by, besides its device: shop, name and geography. #}
 {% macro event_profile_hash() %}
@@ -21,12 +17,16 @@
 {% endmacro %}
 
 {#
-    What tells copies of one event (a pixel firing twice) from different events: every
-    column the event profile leaves out, the user agent through its hash (computed once
-    per row as user_agent_hash) rather than its hundred bytes again.
+    What tells copies of one event (a pixel firing twice) from different events, within
+    one hour, event profile and device: every column the profile leaves out. A collision
+    here would need two events of the same hour, profile and device to share a value; at
+    30 million generated events, 30,181,826 distinct events gave as many distinct values.
 #}
 {% macro event_copy_hash() %}
-    hash(user_agent_hash, event_type, event_at, session_id, page_url, utm_source, utm_medium)
+    hash(
+        user_agent, device_type, event_type, event_at, session_id, page_url, utm_source,
+        utm_medium
+    )
 {% endmacro %}
 
 {# An event as a whole: equal for rows equal in every column. #}

@@ -17,13 +17,9 @@ hashed as (
     select
         date_trunc('hour', event_at) as hour_at,
         {{ event_profile_hash() }} as event_profile_hash,
-        {{ user_agent_hash() }} as user_agent_hash,
-        event_type,
-        event_at,
-        session_id,
-        page_url,
-        utm_source,
-        utm_medium,
+        user_agent,
+        device_type,
+        {{ event_copy_hash() }} as event_copy_hash,
     from events
 ),
 
@@ -36,9 +32,11 @@ aggregated as (
         -- Copies of a double-fired event share every column, so they share this hour,
         -- profile and device: counting distinct copy hashes within it drops them. A list
         -- per group is far cheaper than a hash table over every event in the input.
-        list_unique(list({{ event_copy_hash() }})) as events,
+        list_unique(list(hashed.event_copy_hash)) as events,
     from hashed
-    inner join user_agents using (user_agent_hash)
+    inner join user_agents
+        on hashed.user_agent is not distinct from user_agents.user_agent
+        and hashed.device_type is not distinct from user_agents.device_type
     group by all
 ),
 

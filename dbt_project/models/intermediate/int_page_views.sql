@@ -28,7 +28,6 @@ page_views as (
     select
         events.*,
         page_view_names.is_explicit_landing,
-        {{ user_agent_hash() }} as user_agent_hash,
     from events
     inner join page_view_names on events.event_name = page_view_names.event_name_sent
 ),
@@ -47,7 +46,9 @@ described as (
                 then {{ utm_parameter_in_url('page_views.page_url', 'utm_medium') }}
         end as utm_medium_in_url,
     from page_views
-    inner join user_agents using (user_agent_hash)
+    inner join user_agents
+        on page_views.user_agent is not distinct from user_agents.user_agent
+        and page_views.device_type is not distinct from user_agents.device_type
 ),
 
 final as (

@@ -1,7 +1,8 @@
--- OS family per distinct (user agent, device_type) pair, keyed by the hash every event is
--- joined on: real traffic sends tens of thousands of distinct user agents, so matching
--- the rules once per distinct pair and joining back is far cheaper than matching them on
--- every event, and grouping events by OS family keeps the hourly tables small.
+-- OS family per distinct (user agent, device_type) pair: real traffic sends tens of
+-- thousands of distinct user agents, so matching the rules once per distinct pair and
+-- joining back (on the text: DuckDB's hash() gives some real user agents the same value)
+-- is far cheaper than matching them on every event, and grouping events by OS family
+-- keeps the hourly tables small.
 {{ config(materialized='table') }}  -- joined to every event and page view
 
 with
@@ -14,19 +15,15 @@ rules as (
     select * from {{ ref('device_os_rules') }}
 ),
 
--- Grouped on the hash, the text carried along: cheaper than grouping on the text.
 user_agents as (
-    select
-        {{ user_agent_hash() }} as user_agent_hash,
-        any_value(user_agent) as user_agent,
-        any_value(device_type) as device_type,
+    select distinct
+        user_agent,
+        device_type,
     from events
-    group by user_agent_hash
 ),
 
 cleaned as (
     select
-        user_agent_hash,
         user_agent,
         device_type,
         nullif(trim(user_agent), '') as cleaned_user_agent,
@@ -42,7 +39,6 @@ os_families as (
 
 matched as (
     select
-        cleaned.user_agent_hash,
         cleaned.user_agent,
         cleaned.device_type,
         cleaned.cleaned_user_agent,
@@ -58,7 +54,6 @@ matched as (
 
 classified as (
     select
-        matched.user_agent_hash,
         matched.user_agent,
         matched.device_type,
         case
