@@ -19,16 +19,9 @@ user_agents as (
     select distinct
         user_agent,
         device_type,
-    from events
-),
-
-cleaned as (
-    select
-        user_agent,
-        device_type,
         nullif(trim(user_agent), '') as cleaned_user_agent,
         nullif(trim(device_type), '') as cleaned_device_type,
-    from user_agents
+    from events
 ),
 
 os_families as (
@@ -39,16 +32,16 @@ os_families as (
 
 matched as (
     select
-        cleaned.user_agent,
-        cleaned.device_type,
-        cleaned.cleaned_user_agent,
-        cleaned.cleaned_device_type,
+        user_agents.user_agent,
+        user_agents.device_type,
+        user_agents.cleaned_user_agent,
+        user_agents.cleaned_device_type,
         -- The first matching rule wins: iPhone user agents also say "like Mac OS X" and
         -- Android ones say "Linux", so the order in the seed matters.
         arg_min(rules.os_family, rules.priority) as os_family_from_user_agent,
-    from cleaned
+    from user_agents
     left join rules
-        on contains(lower(cleaned.cleaned_user_agent), rules.user_agent_contains)
+        on contains(lower(user_agents.cleaned_user_agent), rules.user_agent_contains)
     group by all
 ),
 
