@@ -377,10 +377,6 @@ CLICK_ID_PARAMETERS = {
 CAMPAIGNS = ["autumn", "bf-2026", "retargeting-7d", "new-arrivals", "brand", "prospecting"]
 
 
-def landing_paths(rng: np.random.Generator, count: int) -> np.ndarray:
-    return np.array(LANDING_PATHS, dtype=object)[_skewed_choice(rng, len(LANDING_PATHS), count)]
-
-
 def landing_urls(
     rng: np.random.Generator,
     shop: str,
@@ -390,7 +386,9 @@ def landing_urls(
 ) -> np.ndarray:
     """Each session's landing URL: a catalog path, its utm parameters as spelled (if any),
     a campaign, and the click id its ad platform adds."""
-    paths = landing_paths(rng, len(sources))
+    paths = np.array(LANDING_PATHS, dtype=object)[
+        _skewed_choice(rng, len(LANDING_PATHS), len(sources))
+    ]
     campaigns = np.array(CAMPAIGNS, dtype=object)[_skewed_choice(rng, len(CAMPAIGNS), len(paths))]
     click_ids = rng.integers(0, 2**63, len(paths))
     urls = np.empty(len(paths), dtype=object)
