@@ -92,9 +92,9 @@ def test_accounting_explains_every_raw_row(small_events, query):
 
 
 def test_run_summary_reports_the_accounting(tmp_path, small_events, built_db):
-    from funnel_anomalies import exports
+    from funnel_anomalies import events_input, exports
 
-    files = exports.render(built_db, [str(small_events)])
+    files = exports.render(built_db, events_input.resolve(small_events))
     summary = json.loads(files[exports.RUN_SUMMARY])
     raw_rows = pq.read_metadata(small_events).num_rows
     assert sum(shop["raw_events"] for shop in summary["shops"].values()) == raw_rows

@@ -31,6 +31,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -40,6 +41,7 @@ import pandas as pd
 from funnel_anomalies import (
     chart,
     evaluation,
+    events_input,
     forecast_step,
     forecasting,
     pipeline,
@@ -47,11 +49,12 @@ from funnel_anomalies import (
     sample_data,
     warehouse,
 )
-from funnel_anomalies.dbt_invocation import model_seconds, run_dbt
+from funnel_anomalies.dbt_invocation import DbtFolders, model_seconds, run_dbt
 from funnel_anomalies.forecast_cache import ForecastCache
 from funnel_anomalies.project import ROOT
 
 BENCH_DIR = ROOT / ".bench"
+BENCH_DBT = DbtFolders(BENCH_DIR / "dbt" / "target", BENCH_DIR / "dbt" / "logs")
 SIZES = (3_000_000, 30_000_000)
 RATIO_TARGET = 2.0
 HOURLY_TURNS = 3
@@ -142,9 +145,8 @@ def time_hourly_models(events: Path, scratch_db: Path) -> float:
     """Seconds dbt spends executing the hourly models (their SQL and its bookkeeping for
     each), built from scratch."""
     scratch_db.unlink(missing_ok=True)
-    run_results = run_dbt(
-        ["build", *pipeline.BEFORE_FORECASTS], scratch_db, {"events": str(events)}, quiet=True
-    )
+    pipeline.prepare_scratch(scratch_db, events_input.resolve(events), "bench", datetime.now(UTC))
+    run_results = run_dbt(["build", *pipeline.BEFORE_FORECASTS], scratch_db, BENCH_DBT, quiet=True)
     scratch_db.unlink(missing_ok=True)
     return model_seconds(run_results)
 
@@ -253,7 +255,7 @@ def _anomaly_scores(db: Path, forecasts: pd.DataFrame, events: Path, labels: dic
         warehouse.write_forecasts(con, forecasts)
     # Only the models: the plain way's values do not add up to their totals, which the
     # forecasts' tests would (rightly) refuse.
-    run_dbt(["run", *pipeline.AFTER_FORECASTS], db, {"events": str(events)}, quiet=True)
+    run_dbt(["run", *pipeline.AFTER_FORECASTS], db, BENCH_DBT, quiet=True)
     with duckdb.connect(str(db), read_only=True) as con:
         return evaluation.detection_scores(con, labels)
 

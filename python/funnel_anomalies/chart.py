@@ -5,8 +5,9 @@ Per shop and metric: the actual events, the expected line inside its band, anoma
 hours as green (up) or red (down) markers whose hover tells the counts, the expectation,
 the % difference and the contributors, and each anomaly group shaded over its span with
 its scenario letter. Two menus pick the metric (landing page views first) and the shop.
-Every string that comes from the data is HTML-escaped before plotly sees it, so a utm
-value such as <img src=x onerror=alert(1)> is shown as text and runs nothing.
+Every string that comes from the data is escaped before plotly sees it (`_text`), so a
+utm value such as <img src=x onerror=alert(1)> or a shop named <a href=...>PAY NOW</a> is
+shown as text in titles, menus, hovers and annotations, and runs or links nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ BAND_COLOR = "rgba(127, 140, 141, 0.2)"
 SCENARIO_SHADE = {"A": "#fdae61", "B": "#abd9e9", "C": "#d9d9d9", "D": "#fee090"}
 
 
+def _text(value) -> str:
+    """Data as plotly text: plotly reads `<...>` as its own markup (links, styles) and
+    decodes `&amp;`, `&lt;`, `&gt;` and numeric entities but not `&quot;`, so exactly those
+    three characters are escaped."""
+    return html.escape(str(value), quote=False)
+
+
 def _label(metric: str) -> str:
     return metric.replace("_", " ")
 
@@ -38,10 +46,10 @@ def _breakdown(contributors) -> tuple[str, str]:
     parts = []
     for contributor in contributors:
         name = f"{contributor['dimension']}={contributor['value']}"
-        parts.append(f"{html.escape(name)} {100 * contributor['contribution']:.0f}%")
+        parts.append(f"{_text(name)} {100 * contributor['contribution']:.0f}%")
     top = contributors[0]
     lead = f"{top['dimension']}={top['value']}"
-    return html.escape(lead), "<br>   ".join(parts)
+    return _text(lead), "<br>   ".join(parts)
 
 
 def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
@@ -72,7 +80,7 @@ def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
 def _anomaly_trace(rows: pd.DataFrame, direction: str, meta: dict) -> go.Scatter:
     tops, breakdowns = zip(*(_breakdown(c) for c in rows["top_contributors"]), strict=True)
     primary = [
-        "no clear contributor" if pd.isna(dimension) else html.escape(f"{dimension}={value}")
+        "no clear contributor" if pd.isna(dimension) else _text(f"{dimension}={value}")
         for dimension, value in zip(rows["primary_dimension"], rows["primary_value"], strict=True)
     ]
     pct = ["n/a" if pd.isna(value) else f"{value:+.1f}%" for value in rows["pct_diff"]]
@@ -101,10 +109,24 @@ def _anomaly_trace(rows: pd.DataFrame, direction: str, meta: dict) -> go.Scatter
     )
 
 
+def _empty_figure() -> go.Figure:
+    """A run whose every event was set aside has no series: say so instead of failing."""
+    figure = go.Figure()
+    figure.update_layout(
+        template="plotly_white",
+        title={"text": "no hourly series in this run: see run_summary.json", "x": 0.01},
+        meta={"shape_keys": [], "shops": [], "metrics": [], "shop_labels": []},
+    )
+    return figure
+
+
 def build_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
     series, anomalies, groups = frames["series"], frames["anomalies"], frames["groups"]
     shops = sorted(series["shop"].unique())
     metrics = [m for m in METRIC_ORDER if m in set(series["metric"])]
+    if not shops or not metrics:
+        return _empty_figure()
+    shop_labels = [_text(shop) for shop in shops]
     figure = go.Figure()
     for shop in shops:
         for metric in metrics:
@@ -201,14 +223,14 @@ def build_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
                     "text": f"<b>{group.scenario}</b>",
                     "showarrow": False,
                     "visible": visible,
-                    "hovertext": html.escape(group.root_cause or ""),
+                    "hovertext": _text(group.root_cause or ""),
                 }
             )
             shape_keys.append({"shop": group.shop, "metric": metric})
     figure.update_layout(
         template="plotly_white",
         title={
-            "text": f"{html.escape(shops[0])}: {_label(metrics[0])}",
+            "text": f"{shop_labels[0]}: {_label(metrics[0])}",
             "x": 0.01,
             "y": 0.98,
             "yanchor": "top",
@@ -221,10 +243,15 @@ def build_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
         yaxis={"title": "events per hour", "rangemode": "tozero"},
         shapes=shapes,
         annotations=annotations,
-        meta={"shape_keys": shape_keys, "shops": shops, "metrics": metrics},
+        meta={
+            "shape_keys": shape_keys,
+            "shops": shops,
+            "metrics": metrics,
+            "shop_labels": shop_labels,
+        },
         updatemenus=[
             _menu([_label(m) for m in metrics], x=0.0),
-            _menu([html.escape(s) for s in shops], x=0.2),
+            _menu(shop_labels, x=0.2),
         ],
     )
     return figure
@@ -253,10 +280,11 @@ chart.on('plotly_buttonclicked', function () {
   var keys = chart.layout.meta;
   var metric = keys.metrics[menus[0].active];
   var shop = keys.shops[menus[1].active];
+  var shopLabel = keys.shop_labels[menus[1].active];
   var visible = chart.data.map(function (trace) {
     return trace.meta.metric === metric && trace.meta.shop === shop;
   });
-  var update = {'title.text': shop + ': ' + metric.split('_').join(' ')};
+  var update = {'title.text': shopLabel + ': ' + metric.split('_').join(' ')};
   keys.shape_keys.forEach(function (key, index) {
     var shown = key.metric === metric && key.shop === shop;
     update['shapes[' + index + '].visible'] = shown;

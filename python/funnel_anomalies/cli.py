@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 
 import duckdb
 import typer
 
-from funnel_anomalies import evaluation, pipeline, sample_data
+from funnel_anomalies import evaluation, exports, pipeline, sample_data
 from funnel_anomalies.errors import InputError, PipelineError
 from funnel_anomalies.forecasting import ForecastSettings
 from funnel_anomalies.project import DEFAULT_DB, DEFAULT_EVENTS, DEFAULT_LABELS, DEFAULT_OUT
@@ -28,11 +30,16 @@ def build(
         typer.echo(f"error: --interval-width must be in [0.5, 1), got {interval_width}", err=True)
         raise typer.Exit(code=2)
     settings = ForecastSettings(interval_width=interval_width)
+    # A terminated build unwinds like an interrupted one: its child processes are stopped
+    # and its run folder is cleaned; the published set is untouched.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         report = pipeline.build(events, db, out, settings=settings, workers=workers)
     except (InputError, PipelineError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None
+    for notice in exports.notices(report.summary):
+        typer.echo(f"notice: {notice}", err=True)
     forecasts = report.forecasts
     typer.echo(
         f"published {report.db}: dbt {report.dbt_seconds:.1f} s, forecasts of "

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from funnel_anomalies.errors import PipelineError
 from funnel_anomalies.project import DBT_PROJECT_DIR, PROFILES_DIR
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+# dbt's parse of the project, kept between builds (of any database) to seed each build's
+# own target folder: parsing from nothing costs seconds per invocation, and dbt checks the
+# seed against the project, the profile and the vars before it trusts it.
+SHARED_PARSE = DBT_PROJECT_DIR / "target" / PARTIAL_PARSE
 
 
 def dbt_executable() -> str:
@@ -17,9 +26,21 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
+@dataclass(frozen=True)
+class DbtFolders:
+    """Where one build's dbt writes its compiled project, results and log: a folder of its
+    own, so that two builds never read each other's results. `keep_open` lists file
+    descriptors dbt inherits (the build lock, held until dbt ends too)."""
+
+    target: Path
+    logs: Path
+    keep_open: tuple[int, ...] = ()
+
+
 def run_dbt(
     arguments: list[str],
     db: Path,
+    folders: DbtFolders,
     dbt_vars: dict | None = None,
     quiet: bool = False,
 ) -> Path:
@@ -31,25 +52,60 @@ def run_dbt(
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
         str(PROFILES_DIR),
+        "--target-path",
+        str(folders.target),
+        "--log-path",
+        str(folders.logs),
     ]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
-    environment = {**os.environ, "FUNNEL_DB": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    run_results = folders.target / "run_results.json"
+    run_results.unlink(missing_ok=True)  # an earlier invocation's results are not this one's
+    _seed_parse(folders.target)
+    # The database by a name relative to dbt's working folder (see profiles.yml).
+    environment = {
+        **os.environ,
+        "FUNNEL_DB": db.name,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     completed = subprocess.run(
         command,
         env=environment,
-        cwd=DBT_PROJECT_DIR,
+        cwd=db.parent,
         capture_output=quiet,
         text=True,
         check=False,
+        pass_fds=folders.keep_open,
     )
-    run_results = DBT_PROJECT_DIR / "target" / "run_results.json"
     if completed.returncode != 0:
+        log = folders.logs / "dbt.log"
         raise PipelineError(
             f"dbt {arguments[0]} failed (exit {completed.returncode}): "
             + (failed_nodes(run_results) or "see the dbt output above")
+            + f"; dbt's log: {log}"
         )
+    _keep_parse(folders.target)
     return run_results
+
+
+def _seed_parse(target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    if SHARED_PARSE.exists() and not (target / PARTIAL_PARSE).exists():
+        with contextlib.suppress(OSError):  # a cache: without it dbt parses from scratch
+            shutil.copyfile(SHARED_PARSE, target / PARTIAL_PARSE)
+
+
+def _keep_parse(target: Path) -> None:
+    parsed = target / PARTIAL_PARSE
+    if not parsed.exists():
+        return
+    staged = SHARED_PARSE.with_name(f"{PARTIAL_PARSE}.{os.getpid()}")
+    try:
+        SHARED_PARSE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(parsed, staged)
+        os.replace(staged, SHARED_PARSE)  # readers see the old or the new file, whole
+    except OSError:
+        staged.unlink(missing_ok=True)
 
 
 def model_seconds(run_results: Path) -> float:

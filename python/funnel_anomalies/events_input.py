@@ -2,12 +2,25 @@
 
 The contract (columns and their accepted type families) is read from the dbt source
 definition, so the dbt test on the source and this check can never disagree. Checking here,
-file by file, lets the error name the exact file, which a query over a glob cannot.
+file by file, lets the error name the exact file, which a query over many files cannot.
+
+Which files a run reads:
+- a path that exists is that file (or, for a folder, every `*.parquet` under it), never a
+  pattern, whatever characters its name holds;
+- a path that does not exist is a glob pattern (`*`, `?`, `[...]`, `**`);
+- searching a folder or a pattern passes over hidden entries, files and folders whose name
+  starts with `.` or `_` (in-progress uploads, `_SUCCESS` markers, editors' copies), as
+  Spark, Hive and pyarrow do; they are listed as skipped in the run summary. A hidden
+  file named explicitly is read.
+
+DuckDB treats `*`, `?` and `[` in any path it reads as a pattern, even when a file of that
+very name exists, so every path handed to it goes through `duckdb_path`.
 """
 
 from __future__ import annotations
 
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +46,29 @@ TYPE_FAMILY_PATTERNS = {
     ),
 }
 EXAMPLES_SHOWN = 3
+HIDDEN_PREFIXES = (".", "_")
+GLOB_CHARACTERS = "*?["
+PARQUET_SUFFIX = ".parquet"
 
 
 @dataclass(frozen=True)
 class EventFiles:
-    """The files a run reads, and the pattern dbt's source reads them through."""
+    """The files a run reads, and the hidden ones its search passed over."""
 
     files: tuple[Path, ...]
-    pattern: str
+    skipped: tuple[Path, ...] = ()
+
+
+def duckdb_path(path: str | Path) -> str:
+    """`path` as DuckDB must be given it to read exactly that file: each pattern
+    character inside a one-character class, which matches only itself."""
+    return "".join(f"[{char}]" if char in GLOB_CHARACTERS else char for char in str(path))
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal of `text` (quotes doubled), for the rare statement that cannot
+    take parameters, such as a view's definition."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def source_contract(sources_yaml: Path = SOURCES_YAML) -> dict[str, list[str]]:
@@ -54,22 +82,52 @@ def source_contract(sources_yaml: Path = SOURCES_YAML) -> dict[str, list[str]]:
     raise RuntimeError(f"{sources_yaml}: no has_columns_of_types test on the raw events source")
 
 
+def _is_hidden(name: str) -> bool:
+    return name.startswith(HIDDEN_PREFIXES)
+
+
+def _search_folder(folder: Path) -> tuple[list[Path], list[Path]]:
+    files, skipped = [], []
+    for parent, folders, names in os.walk(folder):
+        for name in sorted(folders):
+            if _is_hidden(name):
+                skipped.append(Path(parent) / name)
+        folders[:] = sorted(name for name in folders if not _is_hidden(name))
+        for name in sorted(names):
+            if not name.lower().endswith(PARQUET_SUFFIX):
+                continue
+            (skipped if _is_hidden(name) else files).append(Path(parent) / name)
+    return files, skipped
+
+
+def _search_pattern(pattern: str) -> tuple[list[Path], list[Path]]:
+    found = {Path(name) for name in glob.glob(pattern, recursive=True) if Path(name).is_file()}
+    with_hidden = {
+        Path(name)
+        for name in glob.glob(pattern, recursive=True, include_hidden=True)
+        if Path(name).is_file()
+    }
+    return sorted(found), sorted(with_hidden - found)
+
+
 def resolve(events: str | Path) -> EventFiles:
-    """A Parquet file, a glob, or a folder (searched recursively) -> the files it names."""
+    """A Parquet file, a folder (searched recursively) or a glob -> the files it names."""
     text = str(events)
     path = Path(text)
     if path.is_dir():
-        pattern = str(path.resolve() / "**" / "*.parquet")
-    elif any(char in text for char in "*?["):
-        pattern = str(Path(text).absolute())
+        files, skipped = _search_folder(path)
+    elif path.exists():
+        files, skipped = [path], []
+    elif any(char in text for char in GLOB_CHARACTERS):
+        files, skipped = _search_pattern(text)
     else:
-        if not path.exists():
-            raise InputError(f"{path}: events file not found")
-        pattern = str(path.resolve())
-    files = tuple(sorted(Path(name) for name in glob.glob(pattern, recursive=True)))
+        raise InputError(f"{path}: events file not found")
     if not files:
-        raise InputError(f"{text}: no Parquet file matches")
-    return EventFiles(files, pattern)
+        hidden = f" ({len(skipped)} hidden file(s) skipped, e.g. {skipped[0]})" if skipped else ""
+        raise InputError(f"{text}: no Parquet file found{hidden}")
+    return EventFiles(
+        tuple(file.resolve() for file in files), tuple(file.resolve() for file in skipped)
+    )
 
 
 def _family(duckdb_type: str) -> str | None:
@@ -82,16 +140,19 @@ def _family(duckdb_type: str) -> str | None:
 def _check_not_empty(con, file: Path) -> None:
     try:
         rows = con.execute(
-            "select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(file)]
+            "select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [duckdb_path(file)]
         ).fetchone()[0]
     except duckdb.Error as error:
-        raise InputError(f"{file}: not a readable Parquet file ({error})") from None
+        reason = str(error).splitlines()[0]
+        raise InputError(f"{file}: not a readable Parquet file ({reason})") from None
     if rows == 0:
         raise InputError(f"{file}: the file has no rows")
 
 
 def _check_columns(con, file: Path, contract: dict[str, list[str]]) -> dict[str, str]:
-    described = con.execute("describe select * from read_parquet(?)", [str(file)]).fetchall()
+    described = con.execute(
+        "describe select * from read_parquet(?)", [duckdb_path(file)]
+    ).fetchall()
     types = {name.lower(): column_type for name, column_type, *_ in described}
     missing = [column for column in contract if column not in types]
     if missing:
@@ -108,6 +169,32 @@ def _check_columns(con, file: Path, contract: dict[str, list[str]]) -> dict[str,
     return types
 
 
+def _check_text_encoding(con, file: Path, types: dict[str, str]) -> None:
+    """Text that is not valid UTF-8 stops DuckDB mid-build with a message that names no
+    column. Reading every text column once here finds it first; only when that fails is
+    each column read on its own, to name the one at fault."""
+    text_columns = [column for column, kind in types.items() if _family(kind) == "text"]
+    if not text_columns:
+        return
+
+    def read(columns: list[str]) -> None:
+        checks = " + ".join(f'coalesce(length("{column}"), 0)' for column in columns)
+        con.execute(f"select sum({checks}) from read_parquet(?)", [duckdb_path(file)]).fetchone()
+
+    try:
+        read(text_columns)
+    except duckdb.InvalidInputException:
+        for column in text_columns:
+            try:
+                read([column])
+            except duckdb.InvalidInputException as error:
+                detail = str(error).split(": value ", 1)[-1].split(" is not valid", 1)[0]
+                raise InputError(
+                    f"{file}: column {column} holds text that is not valid UTF-8, e.g. {detail}"
+                ) from None
+        raise
+
+
 def _check_timestamps(con, file: Path, timestamp_type: str) -> None:
     """Every row needs a time: null or unparseable text cannot be placed in an hour."""
     unparseable = "false"
@@ -121,7 +208,7 @@ def _check_timestamps(con, file: Path, timestamp_type: str) -> None:
         from read_parquet(?)
         where event_timestamp is null or {unparseable}
         """,
-        [str(file)],
+        [duckdb_path(file)],
     ).fetchone()
     if bad_rows:
         raise InputError(
@@ -130,15 +217,42 @@ def _check_timestamps(con, file: Path, timestamp_type: str) -> None:
         )
 
 
+def _check_shops(con, file: Path) -> None:
+    """Every event belongs to a shop: its series, its accounting and its span are per shop."""
+    blank = con.execute(
+        "select count(*) from read_parquet(?) where nullif(trim(shop), '') is null",
+        [duckdb_path(file)],
+    ).fetchone()[0]
+    if blank:
+        raise InputError(f"{file}: column shop has {blank} row(s) that are null or blank")
+
+
 def validate(events: str | Path) -> EventFiles:
     """Resolve the input and check every file; raise InputError on the first problem."""
     event_files = resolve(events)
     contract = source_contract()
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
-    for file in event_files.files:
-        _check_not_empty(con, file)
-        types = _check_columns(con, file, contract)
-        _check_timestamps(con, file, types["event_timestamp"])
-    con.close()
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        for file in event_files.files:
+            _check_not_empty(con, file)
+            types = _check_columns(con, file, contract)
+            _check_text_encoding(con, file, types)
+            _check_timestamps(con, file, types["event_timestamp"])
+            _check_shops(con, file)
     return event_files
+
+
+def register(con: duckdb.DuckDBPyConnection, event_files: EventFiles) -> None:
+    """Make the checked files the `raw_events` relation the dbt source reads: a view over
+    exactly those files (by name, never by pattern), and `raw_event_files` listing them."""
+    listed = ", ".join(sql_string(duckdb_path(file)) for file in event_files.files)
+    con.execute(
+        "create or replace view raw_events as "
+        f"select * from read_parquet([{listed}], union_by_name = true)"
+    )
+    con.execute("create or replace table raw_event_files (file_path varchar, rows bigint)")
+    for file in event_files.files:
+        rows = con.execute(
+            "select sum(num_rows) from parquet_file_metadata(?)", [duckdb_path(file)]
+        ).fetchone()[0]
+        con.execute("insert into raw_event_files values (?, ?)", [str(file), rows])

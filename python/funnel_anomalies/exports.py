@@ -1,48 +1,65 @@
-"""Files a run leaves in OUT. They are rendered from the scratch database, staged beside
-their final names, and renamed into place only after the database itself was published, so
-a reader sees the previous complete file or the new complete file, never a partial one."""
+"""The files a run publishes beside its database, rendered from the built database into the
+run's release folder (releases.py makes them current together with the database).
+
+CSV cells are made safe for spreadsheets: a text cell that starts with `=`, `+`, `-`, `@`,
+a tab or a carriage return is a formula to Excel, LibreOffice and Google Sheets (shop
+names and utm values come from anyone who can craft a link), so such a cell gets a
+leading `'`, which spreadsheets show as text; numbers stay numbers and NUL characters are
+dropped.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from funnel_anomalies import chart, reports
+from funnel_anomalies import chart, events_input, reports
 
 RUN_SUMMARY = "run_summary.json"
 ANOMALY_REPORT = "anomaly_report.csv"
 GROUP_REPORT = "anomaly_group_report.csv"
 SCENARIOS = "anomaly_scenarios.json"
 CHART = "anomaly_chart.html"
+FILE_NAMES = (RUN_SUMMARY, ANOMALY_REPORT, GROUP_REPORT, SCENARIOS, CHART)
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# How many unmapped event names the summary lists per shop; the table has them all.
+UNMAPPED_NAMES_LISTED = 20
 
 
-def stage(out: Path, files: dict[str, str]) -> list[tuple[Path, Path]]:
-    """Write each file as `<name>.partial` in `out`; return (staged, final) path pairs."""
-    out.mkdir(parents=True, exist_ok=True)
-    staged = []
-    for name, text in files.items():
-        final = out / name
-        partial = final.with_name(final.name + ".partial")
-        partial.write_text(text)
-        staged.append((partial, final))
-    return staged
+def spreadsheet_safe(text: str) -> str:
+    """`text` as a CSV cell no spreadsheet runs as a formula."""
+    text = text.replace("\x00", "")
+    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
-def publish(staged: list[tuple[Path, Path]]) -> None:
-    for partial, final in staged:
-        partial.replace(final)
+def _spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    safe = frame.rename(columns=lambda name: str(name).replace("\x00", ""))
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(
+                lambda cell: spreadsheet_safe(cell) if isinstance(cell, str) else cell
+            )
+    return safe
 
 
-def discard(staged: list[tuple[Path, Path]]) -> None:
-    for partial, _ in staged:
-        partial.unlink(missing_ok=True)
+def to_csv(frame: pd.DataFrame) -> str:
+    return _spreadsheet_safe_frame(frame).to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S")
 
 
-def run_summary(con: duckdb.DuckDBPyConnection, input_files: list[str]) -> dict:
+def run_summary(con: duckdb.DuckDBPyConnection, event_files: events_input.EventFiles) -> dict:
     """What this run read and where every event went, per shop, from the accounting."""
+    run_id, run_started_at = con.execute(
+        "select run_id, run_started_at from run_context"
+    ).fetchone()
     shops = con.execute(
         """
         select
@@ -59,46 +76,120 @@ def run_summary(con: duckdb.DuckDBPyConnection, input_files: list[str]) -> dict:
         "select shop, outcome, metric, events from fct_event_accounting order by all"
     ).fetchall()
     unmapped = con.execute(
-        "select shop, event_name, events from fct_unmapped_event_names order by shop, events desc"
+        """
+        select shop, event_name, events
+        from fct_unmapped_event_names
+        qualify row_number() over (partition by shop order by events desc, event_name)
+            <= ?
+        order by shop, events desc, event_name
+        """,
+        [UNMAPPED_NAMES_LISTED],
+    ).fetchall()
+    set_aside = con.execute(
+        """
+        select shop, reason, events, first_hour_at, last_hour_at
+        from fct_events_set_aside
+        order by shop, reason
+        """
+    ).fetchall()
+    folded = con.execute(
+        """
+        select shop, dimension, values_folded, events_folded, largest_values
+        from fct_dimension_values_folded
+        order by shop, dimension
+        """
     ).fetchall()
     summary: dict = {
+        "run_id": run_id,
         "built_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "input_files": input_files,
+        "run_started_at": run_started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "input_files": [str(file) for file in event_files.files],
+        "skipped_hidden_files": [str(file) for file in event_files.skipped],
         "shops": {},
     }
+
+    def entry(shop: str) -> dict:
+        return summary["shops"].setdefault(
+            shop,
+            {
+                "first_hour_at": None,
+                "last_hour_at": None,
+                "hours": 0,
+                "raw_events": 0,
+                "counted": {},
+                "not_counted": {},
+                "set_aside": {},
+                "dimension_values_folded": {},
+                "unmapped_event_names": {},
+            },
+        )
+
     for shop, first_hour_at, last_hour_at, hours in shops:
-        summary["shops"][shop] = {
+        entry(shop).update(
+            first_hour_at=first_hour_at.isoformat(),
+            last_hour_at=last_hour_at.isoformat(),
+            hours=hours,
+        )
+    for shop, outcome, metric, events in accounting:
+        shop_entry = entry(shop)
+        shop_entry["raw_events"] += events
+        if outcome == "counted":
+            shop_entry["counted"][metric] = events
+        else:
+            shop_entry["not_counted"][outcome] = events
+    for shop, reason, events, first_hour_at, last_hour_at in set_aside:
+        entry(shop)["set_aside"][reason] = {
+            "events": int(events),
             "first_hour_at": first_hour_at.isoformat(),
             "last_hour_at": last_hour_at.isoformat(),
-            "hours": hours,
-            "raw_events": 0,
-            "counted": {},
-            "not_counted": {},
-            "unmapped_event_names": {},
         }
-    for shop, outcome, metric, events in accounting:
-        entry = summary["shops"][shop]
-        entry["raw_events"] += events
-        if outcome == "counted":
-            entry["counted"][metric] = events
-        else:
-            entry["not_counted"][outcome] = events
+    for shop, dimension, values_folded, events_folded, largest_values in folded:
+        entry(shop)["dimension_values_folded"][dimension] = {
+            "values": values_folded,
+            "events": int(events_folded),
+            "largest": list(largest_values),
+        }
     for shop, event_name, events in unmapped:
-        summary["shops"][shop]["unmapped_event_names"][event_name] = events
+        entry(shop)["unmapped_event_names"][event_name] = events
     return summary
 
 
-def render(db: Path, input_files: list[str]) -> dict[str, str]:
-    """Every OUT file of a run, by name, rendered from the database at `db`."""
+def notices(summary: dict) -> list[str]:
+    """What a person running the build should hear about, from its summary."""
+    lines = []
+    skipped = summary["skipped_hidden_files"]
+    if skipped:
+        lines.append(f"{len(skipped)} hidden file(s) skipped, e.g. {skipped[0]}")
+    for shop, entry in summary["shops"].items():
+        for reason, aside in entry["set_aside"].items():
+            lines.append(
+                f"shop {shop}: {aside['events']} event(s) set aside as {reason} "
+                f"(hours {aside['first_hour_at']} to {aside['last_hour_at']})"
+            )
+        for dimension, folded in entry["dimension_values_folded"].items():
+            lines.append(
+                f"shop {shop}: {folded['values']} {dimension} value(s) folded into one "
+                f"({folded['events']} event(s)), e.g. {folded['largest'][0]}"
+            )
+    return lines
+
+
+def render(db: Path, event_files: events_input.EventFiles) -> dict[str, str]:
+    """Every published file of a run, by name, rendered from the database at `db`."""
     with duckdb.connect(str(db), read_only=True) as con:
         return {
-            RUN_SUMMARY: json.dumps(run_summary(con, input_files), indent=2) + "\n",
-            ANOMALY_REPORT: _csv(reports.anomaly_report(con)),
-            GROUP_REPORT: _csv(reports.group_report(con)),
+            RUN_SUMMARY: json.dumps(run_summary(con, event_files), indent=2) + "\n",
+            ANOMALY_REPORT: to_csv(reports.anomaly_report(con)),
+            GROUP_REPORT: to_csv(reports.group_report(con)),
             SCENARIOS: json.dumps(reports.scenarios(con), indent=2) + "\n",
             CHART: chart.render(con),
         }
 
 
-def _csv(frame) -> str:
-    return frame.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S")
+def write(db: Path, event_files: events_input.EventFiles, folder: Path) -> dict:
+    """Render every published file into `folder`; return the run summary."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = render(db, event_files)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return json.loads(files[RUN_SUMMARY])

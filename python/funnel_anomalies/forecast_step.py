@@ -10,6 +10,7 @@ import json
 import multiprocessing
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -54,17 +55,39 @@ def _fit(task: _FitTask, settings: ForecastSettings) -> tuple[int, TotalFit]:
     )
 
 
-def _fit_all(tasks: list[_FitTask], settings: ForecastSettings, workers: int) -> dict:
+def _use_temporary_folder(folder: str) -> None:
+    """In a worker, before Prophet is imported: cmdstanpy makes its folder of temporary
+    files once, at import, in the temporary folder of that moment."""
+    os.environ["TMPDIR"] = folder
+    tempfile.tempdir = folder
+
+
+def _fit_all(
+    tasks: list[_FitTask],
+    settings: ForecastSettings,
+    workers: int,
+    isolated_in: Path | None = None,
+) -> dict:
+    """Fit every task; in `workers` processes, or in this one when there is one worker and
+    no `isolated_in` folder. With `isolated_in`, fits always run in worker processes whose
+    temporary files go there, so a killed run leaves them in a folder the next run removes
+    (multiprocessing's workers exit without running cmdstanpy's clean-up)."""
     progress = tqdm(
         total=len(tasks), desc="fitting totals", unit="series", disable=not sys.stderr.isatty()
     )
     fits = {}
     with progress:
-        if workers > 1 and len(tasks) > 1:
-            # Workers start from a clean server process: forking a process that has
-            # threads running (polars, DuckDB) can deadlock the child.
-            context = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        if isolated_in is not None or (workers > 1 and len(tasks) > 1):
+            # Workers are fresh interpreters: forking a process that has threads running
+            # (polars, DuckDB) can deadlock the child, and a fresh one needs no server.
+            context = multiprocessing.get_context("spawn")
+            folder = str(isolated_in or tempfile.gettempdir())
+            with ProcessPoolExecutor(
+                max_workers=max(1, min(workers, len(tasks))),
+                mp_context=context,
+                initializer=_use_temporary_folder,
+                initargs=(folder,),
+            ) as pool:
                 for index, fit in pool.map(_fit, tasks, [settings] * len(tasks)):
                     fits[index] = fit
                     progress.update()
@@ -108,6 +131,7 @@ def forecast_all(
     settings: ForecastSettings,
     cache: ForecastCache,
     workers: int | None = None,
+    isolated_in: Path | None = None,
 ) -> tuple[pd.DataFrame, ForecastRun]:
     """Forecast every series in the database; return the table and what it cost."""
     started = time.perf_counter()
@@ -130,7 +154,7 @@ def forecast_all(
             warm = cache.warm_start(series.shop, series.metric)
             pending.append(_FitTask(index, series.hours, series.total, holidays, warm))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    for index, fit in _fit_all(pending, settings, workers).items():
+    for index, fit in _fit_all(pending, settings, workers, isolated_in).items():
         fits[index], fitted_at[index] = fit, now
         cache.save(keys[index], fit, now)
         cache.remember_warm_start(all_series[index].shop, all_series[index].metric, fit.warm_start)
@@ -155,7 +179,7 @@ def forecast_all(
             ):
                 frames.append(_rows(series, dimension, value, forecast, VALUE_METHOD, metadata))
                 series_count += 1
-    table = pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True) if frames else _no_forecasts()
     run = ForecastRun(
         series=series_count,
         series_totals=len(all_series),
@@ -166,11 +190,40 @@ def forecast_all(
     return table, run
 
 
+def _no_forecasts() -> pd.DataFrame:
+    """The forecasts of a run whose every event was set aside: the table's columns only."""
+    return pd.DataFrame(
+        {
+            "shop": pd.Series(dtype=str),
+            "hour_at": pd.Series(dtype="datetime64[us]"),
+            "metric": pd.Series(dtype=str),
+            "dimension": pd.Series(dtype=str),
+            "dimension_value": pd.Series(dtype=str),
+            **{
+                name: pd.Series(dtype=float)
+                for name in ("expected", "expected_lower", "expected_upper", "noise_scale")
+            },
+            "method": pd.Series(dtype=str),
+            "fit_status": pd.Series(dtype=str),
+            "excluded_hours": pd.Series(dtype="int64"),
+            "interval_width": pd.Series(dtype=float),
+            "training_start_at": pd.Series(dtype="datetime64[us]"),
+            "training_end_at": pd.Series(dtype="datetime64[us]"),
+            "fitted_at": pd.Series(dtype="datetime64[us]"),
+            "model_settings": pd.Series(dtype=str),
+        }
+    )
+
+
 def run_forecast_step(
-    db: Path, settings: ForecastSettings, cache_dir: Path | None, workers: int | None = None
+    db: Path,
+    settings: ForecastSettings,
+    cache_dir: Path | None,
+    workers: int | None = None,
+    isolated_in: Path | None = None,
 ) -> ForecastRun:
     """Read the hourly series of `db`, forecast them and write fct_forecasts into it."""
     with duckdb.connect(str(db)) as con:
-        table, run = forecast_all(con, settings, ForecastCache(cache_dir), workers)
+        table, run = forecast_all(con, settings, ForecastCache(cache_dir), workers, isolated_in)
         warehouse.write_forecasts(con, table)
     return run

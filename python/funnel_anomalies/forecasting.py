@@ -27,7 +27,6 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from prophet import Prophet
 
 STABILIZING_OFFSET = 3.0 / 8.0  # Anscombe's offset: sqrt(y + 3/8) for counts
 HOURS_PER_DAY = 24
@@ -147,6 +146,10 @@ def _robust_outliers(residuals: np.ndarray, level: np.ndarray, outlier_z: float)
 
 
 def _prophet_model(settings: ForecastSettings, history_days: float, holidays):
+    # Imported here: cmdstanpy makes its temporary folder when first imported, and only
+    # the processes that fit should (forecast_step puts theirs inside the run's folder).
+    from prophet import Prophet
+
     return Prophet(
         growth="linear",
         daily_seasonality=True,

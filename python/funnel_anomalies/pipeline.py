@@ -1,57 +1,96 @@
-"""The whole run: check the input, build a scratch database, publish it only if all passed.
+"""The whole run: check, build a scratch database, publish it only if all passed.
 
-1. dbt builds (and tests) everything up to the hourly tables;
+0. Before any long work: DB and OUT are usable, no process holds DB open for writing, no
+   other build of DB runs, and every input file passes its check (events_input).
+1. The checked files and the run's context are registered in a scratch database, and dbt
+   builds (and tests) everything up to the hourly tables;
 2. the forecasting step writes fct_forecasts into the same file;
-3. dbt builds and tests what stands on the forecasts (declared as a dbt source).
+3. dbt builds and tests what stands on the forecasts (declared as a dbt source);
+4. the reports and the chart are rendered beside the database, and the set is published
+   in one switch (releases.py).
 
-Readers (and the previous run's outputs) never see a half-built database: all of it is
-written into `<db>.building`, and only a run whose every step succeeded renames it over
-`<db>` and then replaces the files in OUT, each by a rename.
+Everything a run writes before the switch is inside its own run folder, temporary files
+of dbt, DuckDB, cmdstanpy and multiprocessing included, so a killed run leaves nothing
+elsewhere and the next run removes its folder.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from funnel_anomalies import events_input, exports, forecast_step
-from funnel_anomalies.dbt_invocation import run_dbt
+from funnel_anomalies import events_input, exports, forecast_step, releases
+from funnel_anomalies.dbt_invocation import DbtFolders, run_dbt
 from funnel_anomalies.forecasting import ForecastSettings
 
-# dbt selectors for the two halves of the build, split at the forecasts source.
-BEFORE_FORECASTS = ["--exclude", "source:forecasting+"]
-AFTER_FORECASTS = ["--select", "source:forecasting+"]
-
-
-def scratch_path(db: Path) -> Path:
-    return db.with_name(db.name + ".building")
-
-
-def _remove_database(path: Path) -> None:
-    for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
-
-
-def _publish(scratch: Path, db: Path) -> None:
-    # Fold any write-ahead log into the file first, so the rename moves a complete database.
-    with duckdb.connect(str(scratch)) as con:
-        con.execute("checkpoint")
-    scratch.replace(db)
-    db.with_name(db.name + ".wal").unlink(missing_ok=True)
+# dbt selectors for the two halves of the build, split at the forecasts source. Unit
+# tests check the SQL, which no run changes: `make test` runs them (tests/test_dbt_unit.py),
+# not every hourly build.
+WITHOUT_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
+BEFORE_FORECASTS = ["--exclude", "source:forecasting+", *WITHOUT_UNIT_TESTS]
+AFTER_FORECASTS = ["--select", "source:forecasting+", *WITHOUT_UNIT_TESTS]
 
 
 @dataclass(frozen=True)
 class BuildReport:
     db: Path
+    release: Path
     dbt_seconds: float  # both dbt invocations, start-up included
     forecasts: forecast_step.ForecastRun
+    summary: dict  # run_summary.json
 
 
 def default_cache_dir(db: Path) -> Path:
     return db.parent / "forecast-cache"
+
+
+def prepare_scratch(
+    scratch_db: Path,
+    event_files: events_input.EventFiles,
+    run_id: str,
+    run_started_at: datetime,
+) -> None:
+    """The relations dbt's sources read: the checked input files and the run's context."""
+    with duckdb.connect(str(scratch_db)) as con:
+        events_input.register(con, event_files)
+        con.execute(
+            "create or replace table run_context as "
+            "select ?::varchar as run_id, ?::timestamp as run_started_at",
+            [run_id, run_started_at.astimezone(UTC).replace(tzinfo=None)],
+        )
+
+
+@contextmanager
+def temporary_files_in(folder: Path) -> Iterator[None]:
+    """Temporary files of this process and of every process it starts go into `folder`."""
+    previous_environment = os.environ.get("TMPDIR")
+    previous_tempdir = tempfile.tempdir
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous_tempdir
+        if previous_environment is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = previous_environment
+
+
+def _checkpointed(scratch: Path, destination: Path) -> None:
+    # Fold any write-ahead log into the file, so that the move takes a complete database.
+    with duckdb.connect(str(scratch)) as con:
+        con.execute("checkpoint")
+    scratch.replace(destination)
 
 
 def build(
@@ -62,34 +101,51 @@ def build(
     settings: ForecastSettings | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
+    run_started_at: datetime | None = None,
 ) -> BuildReport:
-    """Build every model and test from `events` into `db`, then replace OUT's files."""
+    """Build every model and test from `events`, then publish the database at `db` and
+    the reports and chart in `out`, all in one switch."""
+    db = Path(os.path.abspath(db))
+    out = Path(os.path.abspath(out)) if out is not None else None
+    releases.check_paths(db, out, exports.FILE_NAMES)
     event_files = events_input.validate(events)
-    db = db.resolve()
-    db.parent.mkdir(parents=True, exist_ok=True)
-    scratch = scratch_path(db)
-    _remove_database(scratch)
-    dbt_vars = {"events": event_files.pattern}
-    staged: list = []
-    try:
-        started = time.perf_counter()
-        run_dbt(["build", *BEFORE_FORECASTS], scratch, dbt_vars, quiet=quiet)
-        dbt_seconds = time.perf_counter() - started
-        forecasts = forecast_step.run_forecast_step(
-            scratch,
-            settings or ForecastSettings(),
-            cache_dir if cache_dir is not None else default_cache_dir(db),
-            workers,
-        )
-        started = time.perf_counter()
-        run_dbt(["build", *AFTER_FORECASTS], scratch, dbt_vars, quiet=quiet)
-        dbt_seconds += time.perf_counter() - started
-        if out is not None:
-            files = exports.render(scratch, [str(file) for file in event_files.files])
-            staged = exports.stage(out, files)
-        _publish(scratch, db)
-        exports.publish(staged)
-    finally:
-        exports.discard(staged)
-        _remove_database(scratch)
-    return BuildReport(db, dbt_seconds, forecasts)
+    run_started_at = run_started_at or datetime.now(UTC)
+    store = releases.store_for(db)
+    with releases.build_lock(store) as lock:
+        run = releases.new_run(store)
+        folders = DbtFolders(run.dbt_target, run.dbt_logs, keep_open=(lock,))
+        try:
+            with temporary_files_in(run.tmp):
+                prepare_scratch(run.scratch_db, event_files, run.run_id, run_started_at)
+                started = time.perf_counter()
+                run_dbt(["build", *BEFORE_FORECASTS], run.scratch_db, folders, quiet=quiet)
+                dbt_seconds = time.perf_counter() - started
+                forecasts = forecast_step.run_forecast_step(
+                    run.scratch_db,
+                    settings or ForecastSettings(),
+                    cache_dir if cache_dir is not None else default_cache_dir(db),
+                    workers,
+                    isolated_in=run.tmp,
+                )
+                started = time.perf_counter()
+                run_dbt(["build", *AFTER_FORECASTS], run.scratch_db, folders, quiet=quiet)
+                dbt_seconds += time.perf_counter() - started
+                summary = exports.write(run.scratch_db, event_files, run.release_out)
+                _checkpointed(run.scratch_db, run.release / releases.DATABASE_NAME)
+            release = releases.publish(store, run, out, exports.FILE_NAMES)
+        except BaseException:
+            _keep_only_the_log(run)
+            raise
+        shutil.rmtree(run.folder, ignore_errors=True)
+    return BuildReport(db, release, dbt_seconds, forecasts, summary)
+
+
+def _keep_only_the_log(run: releases.Run) -> None:
+    """A failed run's folder keeps dbt's log to debug it from (the next run removes it)."""
+    for leftover in run.folder.iterdir():
+        if leftover.name == "dbt":
+            shutil.rmtree(run.dbt_target, ignore_errors=True)
+        elif leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)

@@ -46,6 +46,8 @@ def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         from fct_anomalies
         """
     ).df()
+    if long.empty:
+        return pd.DataFrame({"shop": pd.Series(dtype=str), "hour_at": pd.Series(dtype="M8[us]")})
     long["series"] = long["metric"] + "__" + long["dimension"] + "__" + long["dimension_value"]
     wide = long.pivot(
         index=["shop", "hour_at"], columns="series", values=["anomaly", "pct_diff", "contribution"]
@@ -63,7 +65,9 @@ def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     flat = pd.concat(
         {
             f"{series}__{field}": (
-                wide[(field, series)].astype("int8")  # the pivot widened flags to floats
+                # The pivot widened flags to floats, with NaN for a series another shop has:
+                # a nullable integer keeps 0/1 and leaves that cell empty.
+                wide[(field, series)].astype("Int8")
                 if field == "anomaly"
                 else wide[(field, series)]
             )

@@ -1,7 +1,8 @@
 -- One row per distinct event profile: the shop, event name and geography as sent, with the
--- hash the hourly aggregation groups on, the cleaned values it stands for and the metric
--- its event name counts towards (through the seed). Doing this for the few hundred
--- distinct profiles spares every raw row a trim and every aggregation a string comparison.
+-- id the hourly aggregation groups on, the cleaned values it stands for and the metric its
+-- event name counts towards (through the seed). Doing this for the few hundred distinct
+-- profiles spares every raw row a trim and every aggregation a string comparison. Events
+-- find their profile by the text itself, so two profiles can never merge.
 {{ config(materialized='table') }}  -- read by five models
 
 with
@@ -24,10 +25,12 @@ profiles as (
 
 cleaned as (
     select
-        {{ event_profile_hash() }} as event_profile_hash,
+        row_number() over (order by shop, event_name, geography) as event_profile_id,
+        shop as shop_sent,
+        event_name as event_name_sent,
+        geography as geography_sent,
         trim(shop) as shop,
         lower(trim(event_name)) as event_name,
-        event_name as event_name_sent,
         coalesce(nullif(trim(geography), ''), 'unknown') as geography,
     from profiles
 ),

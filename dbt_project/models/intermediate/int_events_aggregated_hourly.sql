@@ -1,6 +1,6 @@
 -- Events per UTC hour, event profile and device, as received and without exact
--- duplicates: the one pass over every raw event that feeds the metric counts, the hour
--- spine, the unmapped event names and the accounting.
+-- duplicates: the one pass over every raw event that feeds the metric counts, the shops'
+-- spans, the unmapped event names and the accounting.
 {{ config(materialized='table') }}  -- read by four models
 
 with
@@ -9,41 +9,48 @@ events as (
     select * from {{ ref('stg_events') }}
 ),
 
+event_profiles as (
+    select * from {{ ref('int_event_profiles') }}
+),
+
 user_agents as (
     select * from {{ ref('int_user_agents_classified') }}
 ),
 
-hashed as (
+-- Joined on the text (not a hash of it), so two profiles or user agents never merge.
+described as (
     select
-        date_trunc('hour', event_at) as hour_at,
-        {{ event_profile_hash() }} as event_profile_hash,
-        user_agent,
-        device_type,
-        {{ event_copy_hash() }} as event_copy_hash,
+        date_trunc('hour', events.event_at) as hour_at,
+        event_profiles.event_profile_id,
+        user_agents.device,
+        {{ event_copy_columns('user_agents.user_agent_id', 'events') }} as event_copy,
     from events
+    inner join event_profiles
+        on events.shop is not distinct from event_profiles.shop_sent
+        and events.event_name is not distinct from event_profiles.event_name_sent
+        and events.geography is not distinct from event_profiles.geography_sent
+    inner join user_agents
+        on events.user_agent is not distinct from user_agents.user_agent
+        and events.device_type is not distinct from user_agents.device_type
 ),
 
 aggregated as (
     select
-        hashed.hour_at,
-        hashed.event_profile_hash,
-        user_agents.device,
+        hour_at,
+        event_profile_id,
+        device,
         count(*) as events_received,
-        -- Copies of a double-fired event share every column, so they share this hour,
-        -- profile and device: counting distinct copy hashes within it drops them. A list
-        -- per group is far cheaper than a hash table over every event in the input.
-        list_unique(list(hashed.event_copy_hash)) as events,
-    from hashed
-    inner join user_agents
-        on hashed.user_agent is not distinct from user_agents.user_agent
-        and hashed.device_type is not distinct from user_agents.device_type
+        -- Copies of a double-fired event are equal in every column, so they share this
+        -- hour, profile and device; within it they are counted once, by their values.
+        count(distinct event_copy) as events,
+    from described
     group by all
 ),
 
 final as (
     select
         hour_at,
-        event_profile_hash,
+        event_profile_id,
         device,
         events_received,
         events,

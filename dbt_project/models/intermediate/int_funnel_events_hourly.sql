@@ -1,7 +1,5 @@
 -- Counted funnel events per shop, hour, metric and dimension value, for the hours that had
--- events: landings from the sessionized page views, the other metrics from the distinct
--- events. Each is broken down from its own narrowest table, so no wide union of both is
--- aggregated again.
+-- events, each value as counted (the long tail folded, int_dimension_values_ranked).
 
 {% set event_dimensions = ['geography', 'device'] %}
 -- Marketing dimensions describe how a visitor arrived: only landing page views carry them.
@@ -9,33 +7,30 @@
 
 with
 
-events as (
-    select * from {{ ref('int_events_aggregated_hourly') }}
+segments as (
+    select * from {{ ref('int_funnel_events_by_segment') }}
 ),
 
-event_profiles as (
-    select * from {{ ref('int_event_profiles') }}
+dimension_values as (
+    select * from {{ ref('int_dimension_values_ranked') }}
 ),
 
-landings as (
-    select * from {{ ref('int_landing_page_views_hourly') }}
-),
-
-counted_profiles as (
-    select * from event_profiles
-    where counted_as = 'each_event'
-),
-
-other_funnel_events as (
+folded as (
     select
-        counted_profiles.shop,
-        events.hour_at,
-        counted_profiles.metric,
-        counted_profiles.geography,
-        events.device,
-        events.events,
-    from events
-    inner join counted_profiles using (event_profile_hash)
+        segments.shop,
+        segments.hour_at,
+        segments.metric,
+        {% for dimension in landing_dimensions %}
+            {{ dimension }}_values.counted_as_value as {{ dimension }},
+        {% endfor %}
+        segments.events,
+    from segments
+    {% for dimension in landing_dimensions %}
+        left join dimension_values as {{ dimension }}_values
+            on segments.shop = {{ dimension }}_values.shop
+            and {{ dimension }}_values.dimension = '{{ dimension }}'
+            and segments.{{ dimension }} = {{ dimension }}_values.dimension_value
+    {% endfor %}
 ),
 
 other_funnel_events_by_dimension as (
@@ -45,7 +40,8 @@ other_funnel_events_by_dimension as (
         metric,
         {{ dimension_columns(event_dimensions) }},
         sum(events) as events,
-    from other_funnel_events
+    from folded
+    where metric != 'landing_page_views'
     -- sqlfluff's duckdb dialect cannot parse grouping sets.
     -- noqa: disable=PRS
     group by {{ dimension_grouping_sets(['shop', 'hour_at', 'metric'], event_dimensions) }}
@@ -56,14 +52,14 @@ landing_page_views_by_dimension as (
     select
         shop,
         hour_at,
-        'landing_page_views' as metric,
+        metric,
         {{ dimension_columns(landing_dimensions) }},
-        sum(landing_page_views) as events,
-    from landings
-    where landing_page_views > 0
+        sum(events) as events,
+    from folded
+    where metric = 'landing_page_views'
     -- sqlfluff's duckdb dialect cannot parse grouping sets.
     -- noqa: disable=PRS
-    group by {{ dimension_grouping_sets(['shop', 'hour_at'], landing_dimensions) }}
+    group by {{ dimension_grouping_sets(['shop', 'hour_at', 'metric'], landing_dimensions) }}
     -- noqa: enable=PRS
 ),
 

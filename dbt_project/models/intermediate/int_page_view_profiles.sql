@@ -1,7 +1,8 @@
 -- One row per distinct page view profile (shop, geography, device, and the utm values as
--- sent in their columns or in the URL), with its hash, the cleaned shop and geography,
--- and its marketing attribution: the utm columns, else the URL's query string, normalized
--- through the utm_value_aliases seed. Unknown values are kept.
+-- sent in their columns or in the URL), with its id, the cleaned shop and geography, and
+-- its marketing attribution: the utm columns, else the URL's query string, normalized
+-- through the utm_value_aliases seed. Unknown values are kept. `segment_id` numbers the
+-- distinct cleaned values, which many profiles (one per utm spelling) share.
 {{ config(materialized='table') }}  -- decodes the landing of every session
 
 with
@@ -28,7 +29,17 @@ profiles as (
 
 sent as (
     select
-        {{ page_view_profile_hash() }} as page_view_profile_hash,
+        row_number() over (
+            order by
+                shop, geography, device, utm_source, utm_medium, utm_source_in_url,
+                utm_medium_in_url
+        ) as page_view_profile_id,
+        shop as shop_sent,
+        geography as geography_sent,
+        utm_source as utm_source_column,
+        utm_medium as utm_medium_column,
+        utm_source_in_url,
+        utm_medium_in_url,
         trim(shop) as shop,
         coalesce(nullif(trim(geography), ''), 'unknown') as geography,
         device,
@@ -43,7 +54,13 @@ sent as (
 
 normalized as (
     select
-        sent.page_view_profile_hash,
+        sent.page_view_profile_id,
+        sent.shop_sent,
+        sent.geography_sent,
+        sent.utm_source_column,
+        sent.utm_medium_column,
+        sent.utm_source_in_url,
+        sent.utm_medium_in_url,
         sent.shop,
         sent.geography,
         sent.device,
@@ -60,8 +77,17 @@ normalized as (
         and sent.utm_medium_sent = medium_aliases.raw_value
 ),
 
+segmented as (
+    select
+        *,
+        dense_rank() over (
+            order by shop, geography, device, utm_source, utm_medium
+        ) as segment_id,
+    from normalized
+),
+
 final as (
-    select * from normalized
+    select * from segmented
 )
 
 select * from final

@@ -1,35 +1,54 @@
 -- One row per session: its landing page view, the session's explicit landing event if it
--- sent one, else its first page view. And one row per distinct page view without a
--- session id: a landing if it is an explicit landing event, else a view that cannot be
--- placed in a session. A view: it runs inside int_landing_page_views_hourly, so no table
--- of every session is written.
+-- sent one, else its first page view (to the nanosecond). And one row per distinct page
+-- view without a session id: a landing if it is an explicit landing event, else a view
+-- that cannot be placed in a session. A view: it runs inside
+-- int_landing_page_views_hourly, so no table of every session is written.
 with
 
 page_views as (
     select * from {{ ref('int_page_views') }}
 ),
 
+profiles as (
+    select * from {{ ref('int_page_view_profiles') }}
+),
+
+-- Each view finds its profile by the values themselves, so two profiles never merge.
+profiled as (
+    select
+        page_views.*,
+        profiles.page_view_profile_id,
+    from page_views
+    inner join profiles
+        on page_views.shop is not distinct from profiles.shop_sent
+        and page_views.geography is not distinct from profiles.geography_sent
+        and page_views.device is not distinct from profiles.device
+        and page_views.utm_source is not distinct from profiles.utm_source_column
+        and page_views.utm_medium is not distinct from profiles.utm_medium_column
+        and page_views.utm_source_in_url is not distinct from profiles.utm_source_in_url
+        and page_views.utm_medium_in_url is not distinct from profiles.utm_medium_in_url
+),
+
 keyed as (
     select
-        session_id is null as is_without_session,
-        -- A page view without a session stands alone; its double-fired copies share its
-        -- hash and so count once. Hashed only here: few page views lack a session.
+        shop,
+        session_id,
+        -- A page view without a session stands alone; its double-fired copies are equal
+        -- in every column and so count once.
         case
-            when session_id is null then {{ event_hash() }}
-            else {{ session_hash() }}
-        end as session_hash,
-        {{ landing_key('is_explicit_landing', 'event_at', page_view_profile_hash()) }}
+            when session_id is null then {{ event_identity('user_agent_id', 'profiled') }}
+        end as standalone_identity,
+        {{ landing_key('is_explicit_landing', 'event_at', 'event_at_ns', 'page_view_profile_id') }}
             as landing_key,
-    from page_views
+    from profiled
 ),
 
 sessions as (
     select
-        is_without_session,
-        session_hash,
+        session_id is null as is_without_session,
         min(landing_key) as landing_key,
     from keyed
-    group by all
+    group by shop, session_id, standalone_identity
 ),
 
 decoded as (
@@ -37,7 +56,7 @@ decoded as (
         is_without_session,
         {{ landing_key_is_explicit_landing('landing_key') }} as is_explicit_landing,
         {{ landing_key_viewed_at('landing_key') }} as viewed_at,
-        {{ landing_key_profile_hash('landing_key') }} as page_view_profile_hash,
+        {{ landing_key_profile_id('landing_key') }} as page_view_profile_id,
     from sessions
 ),
 
@@ -47,7 +66,7 @@ final as (
         not is_without_session or is_explicit_landing as is_landing,
         is_explicit_landing,
         viewed_at,
-        page_view_profile_hash,
+        page_view_profile_id,
     from decoded
 )
 

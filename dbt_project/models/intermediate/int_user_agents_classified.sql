@@ -2,7 +2,8 @@
 -- thousands of distinct user agents, so matching the rules once per distinct pair and
 -- joining back (on the text: DuckDB's hash() gives some real user agents the same value)
 -- is far cheaper than matching them on every event, and grouping events by OS family
--- keeps the hourly tables small.
+-- keeps the hourly tables small. The id stands for the pair where events are compared for
+-- exact copies, a number being cheaper to compare than two long strings.
 {{ config(materialized='table') }}  -- joined to every event and page view
 
 with
@@ -15,13 +16,21 @@ rules as (
     select * from {{ ref('device_os_rules') }}
 ),
 
-user_agents as (
+distinct_pairs as (
     select distinct
+        user_agent,
+        device_type,
+    from events
+),
+
+-- Cleaned once per distinct pair, not once per event (ten times the cost at 3 million).
+user_agents as (
+    select
         user_agent,
         device_type,
         nullif(trim(user_agent), '') as cleaned_user_agent,
         nullif(trim(device_type), '') as cleaned_device_type,
-    from events
+    from distinct_pairs
 ),
 
 os_families as (
@@ -47,6 +56,7 @@ matched as (
 
 classified as (
     select
+        row_number() over (order by matched.user_agent, matched.device_type) as user_agent_id,
         matched.user_agent,
         matched.device_type,
         case

@@ -1,12 +1,8 @@
 -- Where every raw event went, per shop: counted towards a metric, or why not.
 with
 
-events as (
-    select * from {{ ref('int_events_aggregated_hourly') }}
-),
-
-event_profiles as (
-    select * from {{ ref('int_event_profiles') }}
+placed_events as (
+    select * from {{ ref('int_events_hourly_placed') }}
 ),
 
 landings as (
@@ -15,21 +11,26 @@ landings as (
 
 events_by_name as (
     select
-        event_profiles.shop,
-        event_profiles.metric,
-        event_profiles.counted_as,
-        sum(events.events) as distinct_events,
-        sum(events.duplicates_dropped) as duplicates_dropped,
-    from events
-    inner join event_profiles using (event_profile_hash)
+        shop,
+        metric,
+        counted_as,
+        set_aside_reason,
+        sum(events) as distinct_events,
+        sum(duplicates_dropped) as duplicates_dropped,
+    from placed_events
     group by all
+),
+
+in_span as (
+    select * from events_by_name
+    where set_aside_reason is null
 ),
 
 page_views as (
     select
         shop,
         sum(distinct_events) as distinct_page_views,
-    from events_by_name
+    from in_span
     where counted_as in ('explicit_landing', 'session_first_page_view')
     group by shop
 ),
@@ -49,7 +50,7 @@ outcomes as (
         'counted' as outcome,
         metric,
         sum(distinct_events) as events,
-    from events_by_name
+    from in_span
     where counted_as = 'each_event'
     group by all
     union all
@@ -60,7 +61,8 @@ outcomes as (
         landing_page_views as events,
     from landing_counts
     union all
-    -- Every distinct page view is a landing, a view without a session, or a later view.
+    -- Every distinct page view in the span is a landing, a view without a session, or a
+    -- later view of its session.
     select
         page_views.shop,
         'later_page_view_of_session' as outcome,
@@ -85,8 +87,18 @@ outcomes as (
         'unmapped_event_name' as outcome,
         null as metric,
         sum(distinct_events) as events,
-    from events_by_name
+    from in_span
     where metric is null
+    group by all
+    union all
+    -- Outside the span, whatever the event's name (int_shop_spans says the rule).
+    select
+        shop,
+        set_aside_reason as outcome,
+        null as metric,
+        sum(distinct_events) as events,
+    from events_by_name
+    where set_aside_reason is not null
     group by all
     union all
     select

@@ -2,24 +2,19 @@
 -- (or a renamed one) is noticed and can be added to the event_name_metrics seed.
 with
 
-events as (
-    select * from {{ ref('int_events_aggregated_hourly') }}
-),
-
-event_profiles as (
-    select * from {{ ref('int_event_profiles') }}
+placed_events as (
+    select * from {{ ref('int_events_hourly_placed') }}
 ),
 
 unmapped as (
     select
-        event_profiles.shop,
-        event_profiles.event_name,
-        sum(events.events) as events,
-        min(events.hour_at) as first_seen_hour_at,
-        max(events.hour_at) as last_seen_hour_at,
-    from events
-    inner join event_profiles using (event_profile_hash)
-    where event_profiles.counted_as is null
+        shop,
+        event_name,
+        sum(events) as events,
+        min(hour_at) as first_seen_hour_at,
+        max(hour_at) as last_seen_hour_at,
+    from placed_events
+    where counted_as is null and set_aside_reason is null
     group by all
 ),
 
