@@ -186,3 +186,95 @@ def test_text_from_the_data_is_shown_and_never_run(browser, tmp_path):
     assert opened.evaluate("() => document.querySelectorAll('img').length") == 0
     assert opened.dialogs == []
     assert opened.errors == []
+
+
+LINK_SHOP = '<a href="https://pay.example">PAY NOW</a> "quoted" shop'
+STYLED_SHOP = '<span style="font-size:60px;color:red">PAY NOW</span> & co'
+STYLED_UTM = '<b style="color:red">urgent</b>'
+
+
+def _frames_for(shops: list[str]) -> dict[str, pd.DataFrame]:
+    hours = pd.date_range("2026-01-01", periods=6, freq="h")
+    series = pd.concat(
+        pd.DataFrame(
+            {
+                "shop": shop,
+                "metric": "landing_page_views",
+                "hour_at": hours,
+                "actual": [100, 100, 20, 100, 100, 100],
+                "expected": [100.0] * 6,
+                "expected_lower": [80.0] * 6,
+                "expected_upper": [120.0] * 6,
+            }
+        )
+        for shop in shops
+    )
+    contributor = {"dimension": "utm_source", "value": STYLED_UTM, "contribution": 0.9}
+    anomalies = pd.DataFrame(
+        {
+            "shop": shops,
+            "metric": "landing_page_views",
+            "hour_at": hours[2],
+            "direction": "negative",
+            "actual": 20,
+            "expected": 100.0,
+            "pct_diff": -80.0,
+            "primary_dimension": "utm_source",
+            "primary_value": STYLED_UTM,
+            "top_contributors": [[contributor]] * len(shops),
+        }
+    )
+    groups = pd.DataFrame(
+        {
+            "group_id": range(1, len(shops) + 1),
+            "shop": shops,
+            "start_at": hours[2],
+            "end_at": hours[2],
+            "metrics": [["landing_page_views"]] * len(shops),
+            "scenario": "D",
+            "root_cause": [f"{shop} fell, driven by {STYLED_UTM}" for shop in shops],
+        }
+    )
+    return {"series": series, "anomalies": anomalies, "groups": groups}
+
+
+def test_markup_in_shop_names_and_values_stays_text_everywhere(browser, tmp_path):
+    shops = sorted([LINK_SHOP, STYLED_SHOP])
+    path = tmp_path / "chart.html"
+    path.write_text(chart.chart_html(chart.build_figure(_frames_for(shops))))
+    opened = OpenedChart(browser, path)
+
+    def rendered_markup() -> dict:
+        return opened.evaluate(
+            """() => ({
+                links: document.querySelectorAll('svg a').length,
+                styled: [...document.querySelectorAll('svg tspan[style]')]
+                    .filter(t => /60px|red/.test(t.getAttribute('style'))).length,
+                title: document.querySelector('.gtitle').textContent,
+            })"""
+        )
+
+    for index, shop in enumerate(shops):
+        opened.page.locator(".updatemenu-header").nth(1).click()
+        opened.page.locator(".updatemenu-dropdown-button").nth(index).click()
+        shown = rendered_markup()
+        assert shown == {"links": 0, "styled": 0, "title": f"{shop}: landing page views"}
+        menu = opened.evaluate(
+            "() => [...document.querySelectorAll('.updatemenu-header-group .updatemenu-item-text')]"
+            ".map(t => t.textContent)"
+        )
+        assert shop in menu, menu
+        hover = opened.hover(shop, "landing_page_views", "negative")
+        assert f"top contributor: utm_source={STYLED_UTM}" in hover
+        assert rendered_markup()["links"] == rendered_markup()["styled"] == 0
+        annotation = opened.page.locator(".annotation").first
+        annotation.hover()
+        opened.page.wait_for_timeout(200)
+        label = opened.evaluate("() => document.querySelector('.hoverlayer').textContent")
+        assert f"{shop} fell, driven by {STYLED_UTM}" in label, label
+        assert rendered_markup()["links"] == rendered_markup()["styled"] == 0
+    legend = opened.evaluate(
+        "() => [...document.querySelectorAll('.legendtext')].map(t => t.textContent)"
+    )
+    assert set(legend) <= {"expected band", "expected", "events", "anomaly, up", "anomaly, down"}
+    assert opened.errors == [] and opened.dialogs == [] and opened.off_disk == []

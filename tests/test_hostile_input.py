@@ -377,3 +377,14 @@ def test_raw_event_files_lists_what_was_read(tmp_path):
     assert con.execute("select file_path, rows from raw_event_files").fetchall() == [
         (str(path.resolve()), pq.read_metadata(path).num_rows)
     ]
+
+
+def test_database_and_out_paths_with_quotes_and_brackets_publish(tmp_path):
+    folder = tmp_path / "it's [odd] *"
+    events = write_events(tmp_path / "e.parquet", event_rows(3))
+    report = pipeline.build(events, folder / "funnel.duckdb", folder / "out [1]", quiet=True)
+    with duckdb.connect(str(report.db), read_only=True) as con:
+        assert con.execute("select sum(events) from fct_event_accounting").fetchone()[0] == 3
+    assert sorted(path.name for path in (folder / "out [1]").iterdir()) == sorted(
+        exports.FILE_NAMES
+    )

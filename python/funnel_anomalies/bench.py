@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from funnel_anomalies import (
+    bench_hostile,
     chart,
     evaluation,
     events_input,
@@ -146,7 +147,12 @@ def time_hourly_models(events: Path, scratch_db: Path) -> float:
     each), built from scratch."""
     scratch_db.unlink(missing_ok=True)
     pipeline.prepare_scratch(scratch_db, events_input.resolve(events), "bench", datetime.now(UTC))
-    run_results = run_dbt(["build", *pipeline.BEFORE_FORECASTS], scratch_db, BENCH_DBT, quiet=True)
+    run_results = run_dbt(
+        ["build", *pipeline.BEFORE_FORECASTS, *pipeline.WITHOUT_UNIT_TESTS],
+        scratch_db,
+        BENCH_DBT,
+        quiet=True,
+    )
     scratch_db.unlink(missing_ok=True)
     return model_seconds(run_results)
 
@@ -375,15 +381,33 @@ def bench_chart(db: Path) -> str:
     return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
 
 
+PARTS = ("hourly", "hostile")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=list(SIZES), help="event counts to bench"
     )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="hourly: hourly tables, anomalies, chart and forecasts; hostile: crafted input",
+    )
     arguments = parser.parse_args()
     BENCH_DIR.mkdir(exist_ok=True)
+    if "hourly" in arguments.parts:
+        bench_pipeline(arguments.sizes)
+    if "hostile" in arguments.parts:
+        print("\nHostile input: whole builds of a week of 100,000 events, and crafted variants")
+        print(bench_hostile.format_hostile_table(bench_hostile.bench_hostile(BENCH_DIR)))
+
+
+def bench_pipeline(sizes: list[int]) -> None:
     fixed_part = time_hourly(bench_events(FIXED_PART_EVENTS))
-    figures = [bench_build(size, fixed_part) for size in arguments.sizes]
+    figures = [bench_build(size, fixed_part) for size in sizes]
     print("\nHourly tables: the dbt build against a bare GROUP BY over the same file")
     print(format_table(figures))
     print("\nAnomalies, contributors and scenarios against the labelled incidents")
@@ -394,7 +418,7 @@ def main() -> None:
     print("| holds | size (MB) | load in headless Chromium until drawn (s, median of 3) |")
     print("|---|---|---|")
     print(bench_chart(BENCH_DIR / "detection_default.duckdb"))
-    smallest = min(arguments.sizes)
+    smallest = min(sizes)
     events = bench_events(smallest)
     labels = evaluation.load_labels(sample_data.labels_path_for(events))
     forecast_figures = bench_forecasts(BENCH_DIR / f"{events.stem}.duckdb", events, labels)

@@ -26,15 +26,27 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
+# Starts dbt so that it ends when the process that started it ends (Linux's
+# PR_SET_PDEATHSIG): a build killed at any instant leaves no dbt behind writing on.
+ENDS_WITH_PARENT = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(143)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 @dataclass(frozen=True)
 class DbtFolders:
     """Where one build's dbt writes its compiled project, results and log: a folder of its
-    own, so that two builds never read each other's results. `keep_open` lists file
-    descriptors dbt inherits (the build lock, held until dbt ends too)."""
+    own, so that two builds never read each other's results."""
 
     target: Path
     logs: Path
-    keep_open: tuple[int, ...] = ()
 
 
 def run_dbt(
@@ -46,6 +58,10 @@ def run_dbt(
 ) -> Path:
     """Run `dbt <arguments>` on `db`; return the run_results.json path, raise on failure."""
     command = [
+        sys.executable,
+        "-c",
+        ENDS_WITH_PARENT,
+        str(os.getpid()),
         dbt_executable(),
         *arguments,
         "--project-dir",
@@ -75,7 +91,6 @@ def run_dbt(
         capture_output=quiet,
         text=True,
         check=False,
-        pass_fds=folders.keep_open,
     )
     if completed.returncode != 0:
         log = folders.logs / "dbt.log"

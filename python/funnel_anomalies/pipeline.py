@@ -36,8 +36,8 @@ from funnel_anomalies.forecasting import ForecastSettings
 # tests check the SQL, which no run changes: `make test` runs them (tests/test_dbt_unit.py),
 # not every hourly build.
 WITHOUT_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
-BEFORE_FORECASTS = ["--exclude", "source:forecasting+", *WITHOUT_UNIT_TESTS]
-AFTER_FORECASTS = ["--select", "source:forecasting+", *WITHOUT_UNIT_TESTS]
+BEFORE_FORECASTS = ["--exclude", "source:forecasting+"]
+AFTER_FORECASTS = ["--select", "source:forecasting+"]
 
 
 @dataclass(frozen=True)
@@ -111,15 +111,21 @@ def build(
     event_files = events_input.validate(events)
     run_started_at = run_started_at or datetime.now(UTC)
     store = releases.store_for(db)
-    with releases.build_lock(store) as lock:
+    with releases.build_lock(store):
         run = releases.new_run(store)
-        folders = DbtFolders(run.dbt_target, run.dbt_logs, keep_open=(lock,))
+        folders = DbtFolders(run.dbt_target, run.dbt_logs)
         try:
             with temporary_files_in(run.tmp):
                 prepare_scratch(run.scratch_db, event_files, run.run_id, run_started_at)
                 started = time.perf_counter()
-                run_dbt(["build", *BEFORE_FORECASTS], run.scratch_db, folders, quiet=quiet)
+                run_dbt(
+                    ["build", *BEFORE_FORECASTS, *WITHOUT_UNIT_TESTS],
+                    run.scratch_db,
+                    folders,
+                    quiet=quiet,
+                )
                 dbt_seconds = time.perf_counter() - started
+                releases.kill_point("hourly_built")
                 forecasts = forecast_step.run_forecast_step(
                     run.scratch_db,
                     settings or ForecastSettings(),
@@ -127,11 +133,18 @@ def build(
                     workers,
                     isolated_in=run.tmp,
                 )
+                releases.kill_point("forecasted")
                 started = time.perf_counter()
-                run_dbt(["build", *AFTER_FORECASTS], run.scratch_db, folders, quiet=quiet)
+                run_dbt(
+                    ["build", *AFTER_FORECASTS, *WITHOUT_UNIT_TESTS],
+                    run.scratch_db,
+                    folders,
+                    quiet=quiet,
+                )
                 dbt_seconds += time.perf_counter() - started
                 summary = exports.write(run.scratch_db, event_files, run.release_out)
                 _checkpointed(run.scratch_db, run.release / releases.DATABASE_NAME)
+                releases.kill_point("rendered")
             release = releases.publish(store, run, out, exports.FILE_NAMES)
         except BaseException:
             _keep_only_the_log(run)

@@ -15,7 +15,8 @@ Beside the database the user names (`DB`, say `warehouse/funnel.duckdb`) lives i
 `DB` and each file of `OUT` are links through `current`, made once. Publishing renames a
 new `current` link over the old one: a reader, or a run killed at any instant, sees the
 old set or the new set, never a mix. A reader that opened the old database keeps reading
-it; the release before the current one is kept for such readers, older ones are removed.
+it; the release before the current one is kept for such readers, older ones (and what a
+killed run left) are removed by the next run.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from funnel_anomalies.errors import PipelineError
 
 STORE_SUFFIX = ".releases"
 DATABASE_NAME = "funnel.duckdb"
-RELEASES_KEPT = 2  # the current release and the one before it, for readers still on it
-# Set to a publish step's name (tests only): the process kills itself right after it.
+# Set to a step's name (tests only): the process kills itself right after that step.
 KILL_AT_ENVIRONMENT = "FUNNEL_ANOMALIES_KILL_AFTER_STEP"
+BUILD_STEPS = ("hourly_built", "forecasted", "rendered")  # pipeline.build's
 PUBLISH_STEPS = (
     "staged",
     "writers_checked",
@@ -53,7 +54,7 @@ PUBLISH_STEPS = (
 )
 
 
-def _kill_point(step: str) -> None:
+def kill_point(step: str) -> None:
     if os.environ.get(KILL_AT_ENVIRONMENT) == step:
         os.kill(os.getpid(), 9)
 
@@ -161,7 +162,7 @@ def check_paths(db: Path, out: Path | None, out_names: tuple[str, ...]) -> None:
 
 
 @contextmanager
-def build_lock(store: Store) -> Iterator[int]:
+def build_lock(store: Store) -> Iterator[None]:
     """Hold the store's build lock for one build; stop with the running build named when
     another holds it. The lock is the kernel's (flock): it ends with the processes that
     hold it, so a killed build never leaves it behind."""
@@ -182,7 +183,7 @@ def build_lock(store: Store) -> Iterator[int]:
         holder = f"pid {os.getpid()} on {socket.gethostname()}, started {started}"
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, holder.encode(), 0)
-        yield descriptor
+        yield
     finally:
         os.close(descriptor)
 
@@ -301,20 +302,10 @@ def _links(store: Store, out: Path | None, out_names: tuple[str, ...]) -> list[t
     return links
 
 
-def _prune(store: Store, current: Path) -> None:
-    """Releases beyond the newest RELEASES_KEPT go, unless a process holds one open for
-    writing (its writes are then kept where they are)."""
-    releases = sorted(
-        (release for release in store.releases.iterdir() if release.is_dir()),
-        key=lambda release: release.stat().st_mtime,
-        reverse=True,
-    )
-    kept = {current}
-    for release in releases:
-        if len(kept) >= RELEASES_KEPT:
-            break
-        kept.add(release)
-    for release in releases:
+def _prune(store: Store, kept: set[Path]) -> None:
+    """Every release but the current one and the one before it goes (a killed run's staged
+    release among them), unless a process holds it open for writing."""
+    for release in store.releases.iterdir():
         if release not in kept and writer_of(release / DATABASE_NAME) is None:
             shutil.rmtree(release, ignore_errors=True)
 
@@ -324,10 +315,11 @@ def publish(
     run: Run,
     out: Path | None,
     out_names: tuple[str, ...],
-    on_step: Callable[[str], None] = _kill_point,
+    on_step: Callable[[str], None] | None = None,
 ) -> Path:
     """Make the run's release (its database and OUT files, already in run.release)
     current in one switch; return the release folder."""
+    on_step = on_step or kill_point
     out = Path(os.path.abspath(out)) if out is not None else None
     (run.release / "run.json").write_text(
         json.dumps({"run_id": run.run_id, "published_at": time.time()}) + "\n"
@@ -337,22 +329,26 @@ def publish(
     release = store.releases / run.run_id
     os.replace(run.release, release)
     _fsync(store.releases)
-    on_step("staged")
-    holder = writer_of(store.db)
-    if holder is not None:
-        raise PipelineError(
-            f"DB {store.db}: was opened for writing by {holder} during the build; its "
-            "writes would be lost: close it and run again"
-        )
-    on_step("writers_checked")
-    _adopt_legacy(store, out, out_names)
-    had_current = store.current_release() is not None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    if had_current:
-        for path, target in _links(store, out, out_names):
-            _replace_with_link(path, target)
-    on_step("links_prepared")
+    try:
+        on_step("staged")
+        holder = writer_of(store.db)
+        if holder is not None:
+            raise PipelineError(
+                f"DB {store.db}: was opened for writing by {holder} during the build; its "
+                "writes would be lost: close it and run again"
+            )
+        on_step("writers_checked")
+        _adopt_legacy(store, out, out_names)
+        previous = store.current_release()
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        if previous is not None:
+            for path, target in _links(store, out, out_names):
+                _replace_with_link(path, target)
+        on_step("links_prepared")
+    except BaseException:
+        shutil.rmtree(release, ignore_errors=True)
+        raise
     _switch(store, release)
     on_step("switched")
     for path, target in _links(store, out, out_names):
@@ -360,6 +356,6 @@ def publish(
     if out is not None:
         _fsync(out)
     on_step("links_completed")
-    _prune(store, release)
+    _prune(store, {release, previous})
     on_step("pruned")
     return release

@@ -1,0 +1,183 @@
+"""Publishing as a set: a run killed at any step leaves the old set or the new set, never a
+mix; the next run cleans up after it; one build per database at a time; a writer that
+appears during a build is named; a database published before releases existed is adopted
+with its bytes intact."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from events_factory import event_rows, write_events
+from funnel_anomalies import exports, pipeline, releases
+from funnel_anomalies.errors import PipelineError
+
+COMMAND = str(Path(sys.executable).with_name("funnel-anomalies"))
+
+
+def cli_build(events: Path, db: Path, out: Path, **environment) -> subprocess.Popen:
+    return subprocess.Popen(
+        [COMMAND, "build", "--events", str(events), "--db", str(db), "--out", str(out)],
+        env={**os.environ, **environment},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def published_set(db: Path, out: Path) -> tuple[Path, dict[str, bytes]]:
+    """The one release every published path resolves to, and their bytes. Fails if the
+    database and OUT's files resolve to different releases."""
+    paths = {"DB": db, **{name: out / name for name in exports.FILE_NAMES}}
+    folders = {
+        name: Path(os.path.realpath(path)).parent.parent
+        if name != "DB"
+        else Path(os.path.realpath(path)).parent
+        for name, path in paths.items()
+    }
+    assert len(set(folders.values())) == 1, folders
+    return folders["DB"], {name: path.read_bytes() for name, path in paths.items()}
+
+
+def assert_complete_release(release: Path, db: Path) -> None:
+    """Everything of the release is there and belongs to the run that made it."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        run_id = con.execute("select run_id from run_context").fetchone()[0]
+    assert release.name == run_id
+    summary = json.loads((release / "out" / exports.RUN_SUMMARY).read_text())
+    assert summary["run_id"] == run_id
+    assert json.loads((release / "run.json").read_text())["run_id"] == run_id
+
+
+@pytest.fixture
+def first_release(tmp_path):
+    events = write_events(tmp_path / "events.parquet", event_rows(20))
+    db, out = tmp_path / "wh" / "funnel.duckdb", tmp_path / "out"
+    pipeline.build(events, db, out, quiet=True)
+    return events, db, out, published_set(db, out)
+
+
+STEPS = (*releases.BUILD_STEPS, *releases.PUBLISH_STEPS)
+
+
+def test_a_run_killed_after_any_step_leaves_one_whole_set_and_no_stray_files(
+    first_release, tmp_path
+):
+    events, db, out, before = first_release
+    store = releases.store_for(db)
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    for step in STEPS:
+        killed = cli_build(
+            events, db, out, TMPDIR=str(system_tmp), **{releases.KILL_AT_ENVIRONMENT: step}
+        )
+        killed.wait(timeout=300)
+        assert killed.returncode == -signal.SIGKILL, step
+        after = published_set(db, out)
+        if STEPS.index(step) < STEPS.index("switched"):
+            assert after == before, step
+        else:
+            assert after[0] != before[0], step
+            assert_complete_release(after[0], db)
+        # What the run wrote for itself (dbt's, DuckDB's, cmdstanpy's, multiprocessing's
+        # temporary files) was inside its own folder, not in the system's.
+        assert list(system_tmp.iterdir()) == [], step
+        before = after
+    # The next run publishes, and removes what the killed ones left behind.
+    pipeline.build(events, db, out, quiet=True)
+    newest, _ = published_set(db, out)
+    assert_complete_release(newest, db)
+    assert list(store.runs.iterdir()) == []
+    assert len(list(store.releases.iterdir())) == 2
+
+
+def test_two_builds_of_one_database_one_waits_its_turn_with_a_clear_message(first_release):
+    events, db, out, _ = first_release
+    store = releases.store_for(db)
+    first = cli_build(events, db, out)
+    deadline = time.monotonic() + 60
+    while f"pid {first.pid}" not in store.lock_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = cli_build(events, db, out)
+    _, second_error = second.communicate(timeout=120)
+    _, first_error = first.communicate(timeout=300)
+    assert first.returncode == 0, first_error
+    assert second.returncode == 1
+    (line,) = second_error.splitlines()
+    assert line.startswith(f"error: DB {db}: another build of it is running (pid {first.pid} ")
+    assert line.endswith("wait for it to finish")
+
+
+def test_builds_of_two_databases_run_side_by_side(tmp_path):
+    events = write_events(tmp_path / "events.parquet", event_rows(20))
+    builds = [
+        cli_build(events, tmp_path / name / "funnel.duckdb", tmp_path / name / "out")
+        for name in ("one", "two")
+    ]
+    for build in builds:
+        _, error = build.communicate(timeout=300)
+        assert build.returncode == 0, error
+    for name in ("one", "two"):
+        release, _ = published_set(tmp_path / name / "funnel.duckdb", tmp_path / name / "out")
+        assert_complete_release(release, tmp_path / name / "funnel.duckdb")
+
+
+def test_a_writer_that_opens_the_database_during_the_build_is_named(first_release, monkeypatch):
+    events, db, out, (old_release, old_bytes) = first_release
+    holders = []
+
+    def open_a_writer(step: str) -> None:
+        if step == "staged":
+            holder = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                    "print('ready', flush=True); time.sleep(60)",
+                    str(db),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            holders.append(holder)
+            assert holder.stdout.readline().strip() == "ready"
+
+    monkeypatch.setattr(releases, "kill_point", open_a_writer)
+    try:
+        with pytest.raises(PipelineError, match=r"was opened for writing by PID \d+"):
+            pipeline.build(events, db, out, quiet=True)
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait()
+    assert published_set(db, out) == (old_release, old_bytes)
+    store = releases.store_for(db)
+    assert sorted(store.releases.iterdir()) == [old_release]
+
+
+def test_a_database_published_before_releases_is_adopted_byte_for_byte(first_release):
+    events, db, out, _ = first_release
+    store = releases.store_for(db)
+    # The layout of earlier versions: DB and OUT's files are plain files.
+    legacy = {"DB": db.read_bytes(), **{n: (out / n).read_bytes() for n in exports.FILE_NAMES}}
+    for path in [db, *(out / name for name in exports.FILE_NAMES)]:
+        content = path.read_bytes()
+        path.unlink()
+        path.write_bytes(content)
+    shutil.rmtree(store.root)
+    pipeline.build(events, db, out, quiet=True)
+    assert db.is_symlink() and all((out / n).is_symlink() for n in exports.FILE_NAMES)
+    newest, _ = published_set(db, out)
+    assert_complete_release(newest, db)
+    kept = store.releases / "legacy"
+    assert (kept / releases.DATABASE_NAME).read_bytes() == legacy["DB"]
+    assert all((kept / "out" / n).read_bytes() == legacy[n] for n in exports.FILE_NAMES)
