@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from funnel_anomalies import forecasting
-from funnel_anomalies.forecasting import ForecastSettings
+from funnel_anomalies.forecasting import Calendar, ForecastSettings
 
 SETTINGS = ForecastSettings()
 
@@ -120,3 +120,103 @@ def test_values_add_up_to_their_total_and_new_values_start_at_zero():
     assert value_fits[1].expected[-24:].sum() > 0.8 * late[-24:].sum()
     for counts, forecast in zip(values, value_fits, strict=True):
         assert covered(counts, forecast)[12 * 24 :].mean() > 0.95
+
+
+def weekday_weekend_rate(index: pd.DatetimeIndex, peak: float) -> np.ndarray:
+    """Weekdays peak at 19:00 with a lunch bump; weekend days start late and peak at 22:00."""
+    hour = index.hour.to_numpy() + index.minute.to_numpy() / 60
+    weekday = 0.55 + 0.45 * np.cos(2 * np.pi * (hour - 19) / 24) + 0.2 * np.exp(-((hour - 12) ** 2))
+    weekend = np.maximum(0.45 + 0.55 * np.cos(2 * np.pi * (hour - 22) / 24), 0.05)
+    return peak * np.where(index.day_of_week.to_numpy() >= 5, 1.2 * weekend, weekday)
+
+
+def relative_error(fit, rate, where) -> float:
+    return float(np.median(np.abs(fit.forecast.expected[where] - rate[where]) / rate[where]))
+
+
+def test_weekend_days_get_a_shape_of_their_own():
+    index = hours(35)
+    rate = weekday_weekend_rate(index, 200.0)
+    counts = np.random.default_rng(7).poisson(rate).astype(float)
+    fit = forecasting.fit_total(index, counts, SETTINGS)
+    last_weeks = np.arange(len(index)) >= 14 * 24
+    weekend = index.day_of_week.to_numpy() >= 5
+    assert relative_error(fit, rate, last_weeks & weekend) < 0.05
+    assert relative_error(fit, rate, last_weeks & ~weekend) < 0.05
+    assert 0.975 <= covered(counts, fit.forecast)[last_weeks].mean() <= 0.999
+
+
+def test_the_daily_shape_follows_local_time_across_a_daylight_saving_change():
+    # Berlin leaves summer time on 2026-10-25: the local 19:00 peak moves from 17:00 to
+    # 18:00 UTC. Fitted in local time the shape moves with it; fitted in UTC it cannot.
+    index = pd.date_range("2026-09-20", periods=42 * 24, freq="h")
+    local = index.tz_localize("UTC").tz_convert("Europe/Berlin").tz_localize(None)
+    rate = weekday_weekend_rate(local, 300.0)
+    counts = np.random.default_rng(8).poisson(rate).astype(float)
+    after = index >= pd.Timestamp("2026-10-26")
+    in_berlin = forecasting.fit_total(index, counts, SETTINGS, Calendar("Europe/Berlin"))
+    in_utc = forecasting.fit_total(index, counts, SETTINGS)
+    assert relative_error(in_berlin, rate, after) < 0.05
+    assert relative_error(in_utc, rate, after) > 1.5 * relative_error(in_berlin, rate, after)
+
+
+def promotion_days(*days: str, lift: float = np.nan) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "holiday": "summer_sale",
+            "ds": pd.to_datetime(list(days)),
+            "lower_window": 0,
+            "upper_window": 0,
+            "expected_lift": lift,
+        }
+    )
+
+
+def test_a_day_is_expected_only_after_an_earlier_occurrence_in_the_history():
+    index = hours(42)
+    usual = daily_rate(42, 150.0)
+    sale = np.isin(index.normalize(), pd.to_datetime(["2026-03-20", "2026-04-03"]))
+    rate = np.where(sale, usual * 0.6, usual)
+    counts = np.random.default_rng(9).poisson(rate).astype(float)
+    calendar = Calendar("UTC", promotion_days("2026-03-20", "2026-04-03"))
+    fit = forecasting.fit_total(index, counts, SETTINGS, calendar)
+    first = index.normalize() == pd.Timestamp("2026-03-20")
+    second = index.normalize() == pd.Timestamp("2026-04-03")
+    assert set(fit.holiday[first]) == {"summer_sale"}
+    assert not fit.holiday_is_expected[first].any() and fit.holiday_is_expected[second].all()
+    # The first time it is not expected: its busy hours fall below the band.
+    busy = first & (usual > 100)
+    assert (counts[busy] < fit.forecast.lower[busy]).mean() > 0.5
+    # The second time it is: the expectation follows the lower day. (Prophet adds a
+    # holiday's effect to the daily shape's multiplier rather than scaling the shape, so a
+    # day that drops in proportion is followed less closely than an ordinary one.)
+    assert relative_error(fit, rate, second) < 0.2
+    assert covered(counts, fit.forecast)[second].mean() > 0.8
+
+
+def test_a_promotion_of_a_given_size_is_expected_the_first_time():
+    index = hours(28)
+    rate = daily_rate(28, 150.0)
+    sale = index.normalize() == pd.Timestamp("2026-03-20")
+    rate = np.where(sale, rate * 1.5, rate)
+    counts = np.random.default_rng(10).poisson(rate).astype(float)
+    calendar = Calendar("UTC", promotion_days("2026-03-20", lift=1.5))
+    fit = forecasting.fit_total(index, counts, SETTINGS, calendar)
+    assert fit.holiday_is_expected[sale].all()
+    assert relative_error(fit, rate, sale) < 0.1
+    assert covered(counts, fit.forecast)[sale].mean() > 0.9
+
+
+def test_a_new_level_is_noticed_on_its_first_day_and_followed_within_two():
+    index = hours(42)
+    rate = daily_rate(42, 120.0)
+    shift = np.arange(len(index)) >= 28 * 24 + 12  # +40% from noon of day 28, for good
+    rate = np.where(shift, rate * 1.4, rate)
+    counts = np.random.default_rng(11).poisson(rate).astype(float)
+    fit = forecasting.fit_total(index, counts, SETTINGS)
+    first_day = shift & (np.arange(len(index)) < 29 * 24 + 12)
+    above = counts > fit.forecast.upper
+    assert above[first_day & (rate > 100)].sum() >= 3
+    from_day_three = np.arange(len(index)) >= 31 * 24
+    assert relative_error(fit, rate, from_day_three) < 0.06
+    assert covered(counts, fit.forecast)[from_day_three].mean() > 0.95

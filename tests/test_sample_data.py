@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import numpy as np
+import pandas as pd
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from funnel_anomalies import sample_data
@@ -43,13 +46,14 @@ def test_labels_follow_from_the_effects_at_the_default_volume():
     """At the default volume every incident moves the metrics its scenario needs."""
     spec = sample_data.default_spec()
     labelled = {i["incident_id"]: i for i in sample_data.labels(spec)["incidents"]}
-    assert {i: labelled[i]["scenario"] for i in labelled} == {
+    scenarios = {
         "A-ios-outage": "A",
         "B-paid-social-and-ios-cart": "B",
         "C-slow-product-pages": "C",
         "D-crawler-product-views": "D",
         "A-gb-promotion": "A",
     }
+    assert {i: labelled[i]["scenario"] for i in scenarios} == scenarios
     assert labelled["B-paid-social-and-ios-cart"]["metrics"] == {
         "landing_page_views": {"dimension": "utm_medium", "value": "paid social"},
         "add_to_cart": {"dimension": "device", "value": "iOS"},
@@ -120,3 +124,65 @@ def test_user_agents_and_urls_vary_as_in_real_traffic(small_spec):
     clicked = [url for url in urls if "gclid=" in url or "fbclid=" in url]
     assert len(clicked) > 0.2 * sessions
     assert len(clicked) == len({url.split("clid=")[1] for url in clicked})
+
+
+def test_the_calendar_events_are_labelled_where_they_happen():
+    """The campaign's first day and the day after it ends, and each national holiday of a
+    shop's country inside the window, as the shop's local day in UTC."""
+    spec = sample_data.default_spec()
+    labelled = {i["incident_id"]: i for i in sample_data.labels(spec)["incidents"]}
+    starts, ends = labelled["campaign-starts"], labelled["campaign-ends"]
+    assert (starts["direction"], ends["direction"]) == ("positive", "negative")
+    span = datetime.fromisoformat(starts["end_at"]) - datetime.fromisoformat(starts["start_at"])
+    assert span.total_seconds() == 23 * 3600  # only the first day is a surprise
+    assert starts["shop"] == ends["shop"] == spec.shops[1].name
+    # Labor Day in New York starts at 04:00 UTC; German Unity Day in Berlin at 22:00 UTC.
+    assert labelled["holiday-aurora-outdoor-2026-09-07"]["start_at"] == "2026-09-07 04:00:00"
+    assert labelled["holiday-birch-home-2026-10-03"]["start_at"] == "2026-10-02 22:00:00"
+    assert not [i for i in labelled if i.startswith("holiday-cobalt-tea")]  # none in GB
+
+
+def test_weekends_are_shaped_unlike_weekdays_in_local_time():
+    weekday = sample_data.daily_shape(np.arange(24.0), np.zeros(24, dtype=bool))
+    weekend = sample_data.daily_shape(np.arange(24.0), np.ones(24, dtype=bool))
+    assert 18 <= int(np.argmax(weekday)) <= 20 and int(np.argmax(weekend)) >= 20
+    assert weekend[9] / weekend.max() < weekday[9] / weekday.max() - 0.1  # a later start
+    spec = sample_data.default_spec(shops=2, days=14)
+    new_york, berlin = (sample_data.relative_traffic(s, spec, False) for s in spec.shops)
+    # The same local shape, six hours apart in UTC.
+    assert abs(int(np.argmax(new_york[:24])) - int(np.argmax(berlin[:24]))) == 6
+
+
+def test_the_truth_matches_the_counts_and_says_how_noisy_each_shop_is(tmp_path):
+    spec = sample_data.default_spec(shops=3, days=14, events=600_000, seed=4)
+    path = tmp_path / "events.parquet"
+    sample_data.write_sample(spec, path)
+    truth = pd.read_parquet(sample_data.truth_path_for(path))
+    landings = (
+        pq.read_table(path).to_pandas().query("event_name in ['page_viewed', 'landing_page_view']")
+    )
+    first = landings.sort_values("event_timestamp").groupby(["shop", "session_id"]).head(1)
+    first = first.assign(
+        hour_at=first["event_timestamp"].dt.tz_convert("UTC").dt.tz_localize(None).dt.floor("h")
+    )
+    counts = first.groupby(["shop", "hour_at"]).size().rename("events").reset_index()
+    merged = (
+        truth[truth["metric"] == "landing_page_views"]
+        .merge(counts, on=["shop", "hour_at"], how="left")
+        .fillna({"events": 0})
+    )
+    clean = np.ones(len(merged), dtype=bool)
+    for incident in sample_data.labels(spec)["incidents"]:  # with the campaign's surprises
+        clean &= ~(
+            (merged["shop"] == incident["shop"])
+            & merged["hour_at"].between(
+                pd.Timestamp(incident["start_at"]) - pd.Timedelta(hours=2),
+                pd.Timestamp(incident["end_at"]) + pd.Timedelta(hours=2),
+            )
+        ).to_numpy()
+    for shop, rows in merged[clean].groupby("shop"):
+        ratio = rows["events"].sum() / rows["expected"].sum()
+        assert 0.97 < ratio < 1.03, (shop, ratio)
+        standardized = (rows["events"] - rows["expected"]) / np.sqrt(rows["variance"])
+        assert 0.8 < standardized.std() < 1.25, (shop, standardized.std())
+    assert truth.groupby("shop")["variance"].sum().gt(truth.groupby("shop")["expected"].sum()).all()

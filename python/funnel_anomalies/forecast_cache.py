@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from funnel_anomalies import forecasting
-from funnel_anomalies.forecasting import ForecastSettings, SeriesForecast, TotalFit
+from funnel_anomalies.forecasting import Calendar, ForecastSettings, SeriesForecast, TotalFit
 
 # Any change to the fitting code invalidates every cached fit.
 CODE_VERSION = hashlib.sha256(Path(forecasting.__file__).read_bytes()).hexdigest()
@@ -27,15 +27,16 @@ def cache_key(
     hours: pd.DatetimeIndex,
     counts: np.ndarray,
     settings: ForecastSettings,
-    holidays: pd.DataFrame | None,
+    calendar: Calendar,
 ) -> str:
     digest = hashlib.sha256()
     digest.update(CODE_VERSION.encode())
     digest.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
     digest.update(np.asarray(hours.asi8).tobytes())
     digest.update(np.asarray(counts, dtype=float).tobytes())
-    if holidays is not None:
-        digest.update(holidays.to_csv(index=False).encode())
+    digest.update(calendar.time_zone.encode())
+    if calendar.days is not None:
+        digest.update(calendar.days.to_csv(index=False).encode())
     return digest.hexdigest()
 
 
@@ -59,7 +60,7 @@ class ForecastCache:
         path = self.directory / "fits" / f"{key}.npz"
         if not path.exists():
             return None
-        with np.load(path) as stored:
+        with np.load(path, allow_pickle=False) as stored:
             meta = json.loads(str(stored["meta"]))
             forecast = SeriesForecast(
                 expected=stored["expected"],
@@ -68,8 +69,21 @@ class ForecastCache:
                 noise_scale=stored["noise_scale"],
                 status=meta["status"],
                 excluded_hours=meta["excluded_hours"],
+                score_threshold=meta["score_threshold"],
+                noise_degrees_of_freedom=meta["noise_degrees_of_freedom"],
             )
-            fit = TotalFit(forecast, stored["is_outlier"], 0, meta["params"])
+            holiday = np.array(meta["holiday"], dtype=object) if meta["holiday"] else None
+            holiday_is_expected = stored.get("holiday_is_expected")
+            fit = TotalFit(
+                forecast,
+                stored["is_outlier"],
+                0,
+                meta["params"],
+                meta["level_half_life_hours"],
+                meta["backtest_mae"],
+                holiday,
+                holiday_is_expected,
+            )
         return fit, meta["fitted_at"]
 
     def save(self, key: str, fit: TotalFit, fitted_at: str) -> None:
@@ -78,9 +92,17 @@ class ForecastCache:
         meta = {
             "status": fit.forecast.status,
             "excluded_hours": fit.forecast.excluded_hours,
+            "score_threshold": fit.forecast.score_threshold,
+            "noise_degrees_of_freedom": fit.forecast.noise_degrees_of_freedom,
             "params": fit.warm_start,
+            "level_half_life_hours": fit.level_half_life_hours,
+            "backtest_mae": fit.backtest_mae,
+            "holiday": list(fit.holiday) if fit.holiday is not None else None,
             "fitted_at": fitted_at,
         }
+        arrays = {}
+        if fit.holiday_is_expected is not None:
+            arrays["holiday_is_expected"] = fit.holiday_is_expected
         path = self.directory / "fits" / f"{key}.npz"
         partial = path.with_name(path.name + ".partial.npz")
         np.savez(
@@ -91,6 +113,7 @@ class ForecastCache:
             noise_scale=fit.forecast.noise_scale,
             is_outlier=fit.is_outlier,
             meta=json.dumps(meta),
+            **arrays,
         )
         partial.replace(path)
 

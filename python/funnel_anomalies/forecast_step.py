@@ -20,13 +20,14 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy import stats
 from tqdm import tqdm
 
-from funnel_anomalies import forecasting, warehouse
+from funnel_anomalies import calendars, forecasting, warehouse
 from funnel_anomalies.forecast_cache import ForecastCache, cache_key
-from funnel_anomalies.forecasting import ForecastSettings, SeriesForecast, TotalFit
+from funnel_anomalies.forecasting import Calendar, ForecastSettings, SeriesForecast, TotalFit
 
-TOTAL_METHOD = "prophet on sqrt(y + 3/8), robust refit"
+TOTAL_METHOD = "prophet shape on sqrt(y + 3/8) in local time, level from the hours before"
 VALUE_METHOD = "share of total"
 
 
@@ -44,14 +45,14 @@ class _FitTask:
     index: int
     hours: pd.DatetimeIndex
     counts: np.ndarray
-    holidays: pd.DataFrame | None
+    calendar: Calendar
     warm_start: dict | None
 
 
 def _fit(task: _FitTask, settings: ForecastSettings) -> tuple[int, TotalFit]:
     forecasting.quiet_stan_logging()
     return task.index, forecasting.fit_total(
-        task.hours, task.counts, settings, task.holidays, task.warm_start
+        task.hours, task.counts, settings, task.calendar, task.warm_start
     )
 
 
@@ -99,6 +100,17 @@ def _fit_all(
     return fits
 
 
+def _noise_band_ratio(forecast: SeriesForecast, interval_width: float) -> np.ndarray:
+    """The band's width against the width a Poisson count's own noise would give, on the
+    square-root scale where that noise is 1/2 at every level: 1 is the noise floor."""
+    gaussian = stats.norm.ppf(1.0 - (1.0 - interval_width) / 2.0)
+    band = (
+        stats.t.ppf(1.0 - (1.0 - interval_width) / 2.0, forecast.noise_degrees_of_freedom)
+        * forecast.noise_scale
+    )
+    return band / (gaussian * 0.5)
+
+
 def _rows(
     series: warehouse.MetricSeries,
     dimension: str,
@@ -106,6 +118,7 @@ def _rows(
     forecast: SeriesForecast,
     method: str,
     metadata: dict,
+    interval_width: float,
 ) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -118,6 +131,9 @@ def _rows(
             "expected_lower": forecast.lower,
             "expected_upper": forecast.upper,
             "noise_scale": forecast.noise_scale,
+            "score_threshold": forecast.score_threshold,
+            "noise_degrees_of_freedom": forecast.noise_degrees_of_freedom,
+            "noise_band_ratio": _noise_band_ratio(forecast, interval_width),
             "method": method if forecast.status != "all_zero" else "none: no events",
             "fit_status": forecast.status,
             "excluded_hours": forecast.excluded_hours,
@@ -137,22 +153,22 @@ def forecast_all(
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     all_series = list(warehouse.read_series(con))
-    holidays_by_shop = {
-        shop: warehouse.read_holidays(con, shop) for shop in {s.shop for s in all_series}
+    calendar_of = {
+        shop: calendars.read_calendar(con, shop) for shop in {s.shop for s in all_series}
     }
     fits: dict[int, TotalFit] = {}
     fitted_at: dict[int, str] = {}
     keys: dict[int, str] = {}
     pending = []
     for index, series in enumerate(all_series):
-        holidays = holidays_by_shop[series.shop]
-        keys[index] = cache_key(series.hours, series.total, settings, holidays)
+        calendar = calendar_of[series.shop]
+        keys[index] = cache_key(series.hours, series.total, settings, calendar)
         cached = cache.load(keys[index])
         if cached is not None:
             fits[index], fitted_at[index] = cached
         else:
             warm = cache.warm_start(series.shop, series.metric)
-            pending.append(_FitTask(index, series.hours, series.total, holidays, warm))
+            pending.append(_FitTask(index, series.hours, series.total, calendar, warm))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     for index, fit in _fit_all(pending, settings, workers, isolated_in).items():
         fits[index], fitted_at[index] = fit, now
@@ -163,21 +179,33 @@ def forecast_all(
     frames = []
     series_count = 0
     for index, series in enumerate(all_series):
+        total = fits[index]
+        hours = len(series.hours)
         metadata = {
+            "level_half_life_hours": total.level_half_life_hours,
+            "backtest_mae": total.backtest_mae,
+            "holiday": total.holiday if total.holiday is not None else np.full(hours, None),
+            "is_holiday_expected": (
+                total.holiday_is_expected
+                if total.holiday_is_expected is not None
+                else np.zeros(hours, dtype=bool)
+            ),
             "interval_width": settings.interval_width,
             "training_start_at": series.hours[0],
             "training_end_at": series.hours[-1],
             "fitted_at": pd.Timestamp(fitted_at[index]),
             "model_settings": settings_json,
         }
-        total = fits[index]
-        frames.append(_rows(series, "total", "all", total.forecast, TOTAL_METHOD, metadata))
+        width = settings.interval_width
+        frames.append(_rows(series, "total", "all", total.forecast, TOTAL_METHOD, metadata, width))
         series_count += 1
         for dimension, (values, counts) in series.dimensions.items():
             for value, forecast in zip(
                 values, forecasting.forecast_values(total, counts, settings), strict=True
             ):
-                frames.append(_rows(series, dimension, value, forecast, VALUE_METHOD, metadata))
+                frames.append(
+                    _rows(series, dimension, value, forecast, VALUE_METHOD, metadata, width)
+                )
                 series_count += 1
     table = pd.concat(frames, ignore_index=True) if frames else _no_forecasts()
     run = ForecastRun(
@@ -201,11 +229,23 @@ def _no_forecasts() -> pd.DataFrame:
             "dimension_value": pd.Series(dtype=str),
             **{
                 name: pd.Series(dtype=float)
-                for name in ("expected", "expected_lower", "expected_upper", "noise_scale")
+                for name in (
+                    "expected",
+                    "expected_lower",
+                    "expected_upper",
+                    "noise_scale",
+                    "score_threshold",
+                    "noise_degrees_of_freedom",
+                    "noise_band_ratio",
+                )
             },
             "method": pd.Series(dtype=str),
             "fit_status": pd.Series(dtype=str),
             "excluded_hours": pd.Series(dtype="int64"),
+            "level_half_life_hours": pd.Series(dtype="Int64"),
+            "backtest_mae": pd.Series(dtype=float),
+            "holiday": pd.Series(dtype=str),
+            "is_holiday_expected": pd.Series(dtype=bool),
             "interval_width": pd.Series(dtype=float),
             "training_start_at": pd.Series(dtype="datetime64[us]"),
             "training_end_at": pd.Series(dtype="datetime64[us]"),

@@ -1,21 +1,35 @@
 """Expected hourly counts and count-aware bands: pure functions, series in, arrays out.
 
-How a (shop, metric) is forecast:
+How a (shop, metric) total is forecast:
 
-1. Its total gets a Prophet model (daily and weekly seasonality, optional holidays) fitted
-   on sqrt(y + 3/8), a variance-stabilizing transform for counts: on that scale the noise
-   of a Poisson-like count hardly depends on its level, so one model serves night and day.
-2. Robust training: runs of zeros no Poisson count would produce (an outage, a broken
-   pixel) are left out first; then a first fit finds hours far outside expectation
-   (|z| > outlier_z); they are left out of the second, final fit and out of the band's
-   calibration, so a past incident neither bends the curve nor widens later bands.
-3. The band is calibrated on the clean residuals on the transformed scale: their variance
-   as a + b * level (extra-Poisson noise grows with volume), and empirical quantiles of
-   the standardized residuals, then mapped back to counts: asymmetric, never negative.
-4. Each dimension value gets the total's expectation times its share of the total, learnt
-   from the same hour of day over the trailing weeks. The values' expectations therefore
-   add up to the total's exactly (coherent, so contributions add up), and only the
-   totals pay for a Prophet fit. Each value's band is calibrated on its own residuals.
+1. **Shape.** Prophet, on sqrt(y + 3/8) (a variance-stabilizing transform for counts) in
+   the shop's local time, with multiplicative seasonality: one daily shape for weekdays
+   and one for weekend days (conditional seasonalities), a weekly shape for the level of
+   each day, the holidays of the shop's country and the promotions seed, and a stiff
+   trend. Multiplicative on the square-root scale is multiplicative on counts too
+   (sqrt(L s) = sqrt(L) sqrt(s)), so a day's hourly shape scales with the day's level.
+2. **Level.** The expectation of an hour is that shape times a level learnt only from
+   the hours before it: an exponentially weighted ratio of counts to shape over the
+   recent past, skipping hours far off expectation (an incident does not teach the level)
+   unless they persist for `level_shift_hours` (then they are a new level, followed).
+   Candidate half-lives are compared by a rolling-origin backtest over the last weeks
+   (each hour forecast from the hours before it); the one with the lowest error is kept.
+3. **Robust to past incidents**: runs of zeros no Poisson count would produce are left
+   out of every fit, and the hours the level step flags are left out of Prophet's second
+   and final fit, so an incident neither bends the shape nor teaches the level.
+4. **Noise.** The out-of-sample errors on the square-root scale get a Student-t model
+   whose scale grows with the level as a + b * level + c / (level + 1) (Poisson noise,
+   noise proportional to volume, bursts of a fixed size) and whose degrees of freedom say
+   how heavy the series' tails are. The band is its interval, mapped back to counts
+   (asymmetric, never negative); the score threshold of the series is the t quantile at
+   `anomaly_risk`, so a bursty series needs a larger deviation to be flagged than a calm one.
+5. **Holidays are learnt, not assumed.** A holiday's effect applies only where an earlier
+   occurrence of it lies in the series' own history; the first time a shop meets it, it
+   is not expected (and is flagged if it moves the shop), unless it is a promotion whose
+   size the user gave.
+6. **Dimension values** get the total's expectation times their share of it, learnt at
+   the same hour of day over the trailing weeks, so that the values of a dimension add up
+   to their total; each value has its own noise model.
 """
 
 from __future__ import annotations
@@ -23,16 +37,21 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import asdict, dataclass, field
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from scipy.special import gammaln
 
 STABILIZING_OFFSET = 3.0 / 8.0  # Anscombe's offset: sqrt(y + 3/8) for counts
 HOURS_PER_DAY = 24
 # A series whose last hours are an implausible silence this long has stopped; a single
 # silent last hour is more likely an hour still in progress when the data was exported.
 STOPPED_AFTER_HOURS = 3
+# The smallest noise the model may claim on the square-root scale (a Poisson count's is
+# 1/4): a tenth of that.
+MIN_NOISE_VARIANCE = 0.025
+MAX_DEGREES_OF_FREEDOM = 200.0
 
 
 @dataclass(frozen=True)
@@ -40,17 +59,56 @@ class ForecastSettings:
     """Everything that changes a forecast; part of the cache key."""
 
     interval_width: float = 0.99
+    # The chance, per hour of a series, that its normal variability alone reaches the
+    # score threshold (both directions together): that of 4 noise levels of a normal.
+    anomaly_risk: float = 6.334e-5
     outlier_z: float = 4.0
     share_window_days: int = 28
     share_prior_events: float = 30.0
     min_history_days_for_weekly: int = 14
     min_history_days: int = 2
-    changepoint_prior_scale: float = 0.05
     seasonality_prior_scale: float = 10.0
     holidays_prior_scale: float = 10.0
+    daily_fourier_order: int = 10
+    weekly_fourier_order: int = 3
+    # Candidate half-lives of the level, in hours; 0 stands for none (Prophet's trend).
+    level_half_lives_hours: tuple[int, ...] = (0, 24, 72, 168)
+    level_prior_events: float = 50.0
+    level_shift_hours: int = 24
+    backtest_days: int = 14
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A shop's local time and the days that may move it: its country's holidays and the
+    promotions seed, as Prophet holidays (`holiday`, `ds`, `lower_window`, `upper_window`)
+    with `expected_lift` (the user's size of a promotion, else NaN)."""
+
+    time_zone: str = "UTC"
+    days: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """Student-t noise on the square-root scale: scale^2 = a + b * level + c / (level + 1)."""
+
+    a: float = 0.25
+    b: float = 0.0
+    c: float = 0.0
+    degrees_of_freedom: float = MAX_DEGREES_OF_FREEDOM
+
+    def scale(self, level: np.ndarray) -> np.ndarray:
+        level = np.maximum(np.asarray(level, dtype=float), 0.0)
+        return np.sqrt(self.a + self.b * level + self.c / (level + 1.0))
+
+    def quantile(self, probability: float) -> float:
+        return float(stats.t.ppf(probability, self.degrees_of_freedom))
+
+    def score_threshold(self, risk: float) -> float:
+        return self.quantile(1.0 - risk / 2.0)
 
 
 @dataclass
@@ -63,6 +121,8 @@ class SeriesForecast:
     noise_scale: np.ndarray  # noise of sqrt(y + 3/8) around sqrt(expected + 3/8)
     status: str
     excluded_hours: int = 0
+    score_threshold: float = 4.0
+    noise_degrees_of_freedom: float = MAX_DEGREES_OF_FREEDOM
 
 
 @dataclass
@@ -73,6 +133,10 @@ class TotalFit:
     is_outlier: np.ndarray
     prophet_fits: int
     warm_start: dict = field(default_factory=dict)
+    level_half_life_hours: int | None = None  # the backtest's choice; 0: no level
+    backtest_mae: float | None = None
+    holiday: np.ndarray | None = None  # the holiday or promotion of each hour, or None
+    holiday_is_expected: np.ndarray | None = None
 
 
 def quiet_stan_logging() -> None:
@@ -90,59 +154,217 @@ def quiet_stan_logging() -> None:
 
 
 def _transform(counts: np.ndarray) -> np.ndarray:
-    return np.sqrt(counts + STABILIZING_OFFSET)
+    return np.sqrt(np.asarray(counts, dtype=float) + STABILIZING_OFFSET)
 
 
 def _from_transformed(values: np.ndarray) -> np.ndarray:
     return np.maximum(np.square(np.maximum(values, 0.0)) - STABILIZING_OFFSET, 0.0)
 
 
-def _variance_model(residuals: np.ndarray, level: np.ndarray) -> tuple[float, float]:
-    """Least squares of squared residuals on the count level: variance = a + b * level."""
+# ---- noise ----
+
+
+def _noise_design(level: np.ndarray) -> np.ndarray:
+    level = np.maximum(level, 0.0)
+    return np.column_stack([np.ones_like(level), level, 1.0 / (level + 1.0)])
+
+
+def _nonnegative_least_squares(design: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient kept at zero or above (three columns: a
+    dropped negative term is refitted without)."""
+    active = np.ones(design.shape[1], dtype=bool)
+    coefficients = np.zeros(design.shape[1])
+    for _ in range(design.shape[1]):
+        solved, *_ = np.linalg.lstsq(design[:, active], target, rcond=None)
+        coefficients[:] = 0.0
+        coefficients[active] = solved
+        if (solved >= 0).all():
+            break
+        active[np.flatnonzero(active)[solved < 0]] = False
+    return coefficients
+
+
+# From just above 4: the scale is fitted as a regression of squared errors, which needs
+# errors with a finite fourth moment (a t has one beyond 4 degrees of freedom); tails any
+# heavier are a series' incidents rather than its noise.
+DEGREES_OF_FREEDOM_GRID = np.geomspace(4.5, MAX_DEGREES_OF_FREEDOM, 40)
+
+
+def _t_log_likelihoods(squared_ratio: np.ndarray, dof: np.ndarray) -> np.ndarray:
+    """Log-likelihood of standardized squared errors under a Student-t of each `dof`."""
+    dof = np.asarray(dof, dtype=float)[:, np.newaxis]
+    return (
+        gammaln((dof + 1) / 2)
+        - gammaln(dof / 2)
+        - 0.5 * np.log(dof * np.pi)
+        - (dof + 1) / 2 * np.log1p(squared_ratio[np.newaxis, :] / dof)
+    ).sum(axis=1)
+
+
+def _most_likely_degrees_of_freedom(squared_ratio: np.ndarray) -> float:
+    """The grid's degrees of freedom under which the standardized errors are likeliest
+    (a grid evaluated at once is faster than a search, and finer than it needs)."""
+    likelihoods = _t_log_likelihoods(squared_ratio, DEGREES_OF_FREEDOM_GRID)
+    return float(DEGREES_OF_FREEDOM_GRID[int(np.argmax(likelihoods))])
+
+
+def _as_noise_model(coefficients: np.ndarray, dof: float) -> NoiseModel:
+    a, b, c = (float(value) for value in coefficients)
+    return NoiseModel(max(a, MIN_NOISE_VARIANCE), max(b, 0.0), max(c, 0.0), float(dof))
+
+
+def fit_noise(residuals: np.ndarray, level: np.ndarray, iterations: int = 12) -> NoiseModel:
+    """The noise of `residuals` (square-root scale) around a scale that depends on the
+    count `level`: a Student-t, fitted by expectation-maximization (Lange, Little and
+    Taylor, 1989), each hour weighted by how plausible it is under the current tails.
+
+    How heavy the tails are sets every threshold, and a thousand hours say little about
+    it: a few errors of 3.5 noise levels are as likely a normal's chance as a heavy tail.
+    So the degrees of freedom kept are the largest (the lightest tails) that the errors do
+    not reject at 95% (the profile likelihood's bound, half of chi-squared's 3.84 below its
+    peak): a series must show its heavy tails before its thresholds rise."""
+    residuals = np.asarray(residuals, dtype=float)
+    level = np.asarray(level, dtype=float)
+    if len(residuals) < 24:
+        return NoiseModel()
+    design = _noise_design(level)
     squared = np.square(residuals)
-    if len(squared) < 3:
-        return 0.25, 0.0
-    design = np.column_stack([np.ones_like(level), level])
-    (a, b), *_ = np.linalg.lstsq(design, squared, rcond=None)
-    # A Poisson count has variance 1/4 on this scale; never claim less noise than a tenth
-    # of that, and never a variance that falls with volume.
-    return max(float(a), 0.025), max(float(b), 0.0)
+    dof = 10.0
+    coefficients = _nonnegative_least_squares(design, squared)
+    for _ in range(iterations):
+        scale2 = np.maximum(design @ coefficients, MIN_NOISE_VARIANCE)
+        weights = (dof + 1) / (dof + squared / scale2)
+        coefficients = _nonnegative_least_squares(design, weights * squared)
+        scale2 = np.maximum(design @ coefficients, MIN_NOISE_VARIANCE)
+        dof = _most_likely_degrees_of_freedom(squared / scale2)
+    profile = _t_log_likelihoods(squared / scale2, DEGREES_OF_FREEDOM_GRID)
+    plausible = DEGREES_OF_FREEDOM_GRID[profile >= profile.max() - 3.84 / 2]
+    lightest = float(plausible.max())
+    if lightest >= MAX_DEGREES_OF_FREEDOM:
+        # A normal's tails fit: its scale is the plain least-squares one.
+        return _as_noise_model(_nonnegative_least_squares(design, squared), lightest)
+    return _as_noise_model(coefficients, lightest)
 
 
-def calibrate_band(
-    counts: np.ndarray,
-    expected: np.ndarray,
-    clean: np.ndarray,
-    interval_width: float,
+def band_from_noise(
+    expected: np.ndarray, noise: NoiseModel, interval_width: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The band around `expected` (counts), calibrated on the hours where `clean` is true,
-    and the noise scale on the transformed scale it was built from."""
+    """The band around `expected` (counts) and the noise scale it was built from."""
     center = _transform(expected)
-    residuals = _transform(counts) - center
-    a, b = _variance_model(residuals[clean], expected[clean])
-    sigma = np.sqrt(a + b * expected)
-    tail = (1.0 - interval_width) / 2.0
-    gaussian = NormalDist().inv_cdf(1.0 - tail)
-    standardized = residuals[clean] / sigma[clean]
-    # Empirical tails where there are enough clean hours to see them, never thinner than
-    # a normal distribution's.
-    if len(standardized) >= 200:
-        low_z = min(float(np.quantile(standardized, tail)), -gaussian)
-        high_z = max(float(np.quantile(standardized, 1.0 - tail)), gaussian)
-    else:
-        low_z, high_z = -gaussian, gaussian
-    lower = _from_transformed(center + low_z * sigma)
-    upper = _from_transformed(center + high_z * sigma)
-    return lower, upper, sigma
+    scale = noise.scale(expected)
+    half_width = noise.quantile(1.0 - (1.0 - interval_width) / 2.0)
+    return (
+        _from_transformed(center - half_width * scale),
+        _from_transformed(center + half_width * scale),
+        scale,
+    )
 
 
-def _robust_outliers(residuals: np.ndarray, level: np.ndarray, outlier_z: float) -> np.ndarray:
-    """Hours whose residual is beyond outlier_z noise levels; the noise level is fitted on
-    the bulk of the residuals only, so the incidents being looked for do not inflate it."""
+def _bulk_noise(residuals: np.ndarray, level: np.ndarray) -> NoiseModel:
+    """A first, robust noise model from the bulk of the residuals (within five MADs), for
+    deciding which hours are far off before the noise is known."""
     spread = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
     bulk = np.abs(residuals) <= 5.0 * max(spread, 0.1)
-    a, b = _variance_model(residuals[bulk], level[bulk])
-    return np.abs(residuals) / np.sqrt(a + b * level) > outlier_z
+    if bulk.sum() < 3:
+        return NoiseModel()
+    design = np.column_stack([np.ones(bulk.sum()), np.maximum(level[bulk], 0.0)])
+    a, b = _nonnegative_least_squares(design, np.square(residuals[bulk]))
+    return NoiseModel(max(float(a), MIN_NOISE_VARIANCE), max(float(b), 0.0))
+
+
+# ---- time and calendar ----
+
+
+def local_hours(hours: pd.DatetimeIndex, time_zone: str) -> pd.DatetimeIndex:
+    """UTC hours as the shop's wall-clock time: the daily shape follows it, so a change to
+    or from daylight saving time does not move the shape by an hour."""
+    return hours.tz_localize("UTC").tz_convert(time_zone).tz_localize(None)
+
+
+@dataclass(frozen=True)
+class _CalendarDays:
+    """The calendar's days that touch a series: the Prophet holidays frame, and for each
+    hour the day's name and whether its effect may be expected there."""
+
+    prophet_frame: pd.DataFrame | None
+    name: np.ndarray  # object array, None where no holiday or promotion
+    is_expected: np.ndarray
+    lift: np.ndarray  # the user's size where a promotion is expected from it, else 1
+
+
+def _calendar_days(local: pd.DatetimeIndex, calendar: Calendar) -> _CalendarDays:
+    hours = len(local)
+    name = np.full(hours, None, dtype=object)
+    is_expected = np.zeros(hours, dtype=bool)
+    lift = np.ones(hours)
+    days = calendar.days
+    if days is None or days.empty:
+        return _CalendarDays(None, name, is_expected, lift)
+    local_days = local.normalize()
+    first_day, last_day = local_days.min(), local_days.max()
+    seen: set[str] = set()
+    used = []
+    for row in days.sort_values(["ds", "holiday"]).itertuples(index=False):
+        start = pd.Timestamp(row.ds) + pd.Timedelta(days=int(row.lower_window))
+        end = pd.Timestamp(row.ds) + pd.Timedelta(days=int(row.upper_window))
+        if end < first_day or start > last_day:
+            continue
+        used.append(row)
+        within = (local_days >= start) & (local_days <= end)
+        # Learnt only from an earlier occurrence in this series' own history.
+        expected_here = row.holiday in seen
+        user_lift = getattr(row, "expected_lift", np.nan)
+        name[within] = row.holiday
+        if expected_here:
+            is_expected[within] = True
+        elif pd.notna(user_lift):
+            is_expected[within] = True
+            lift[within] = float(user_lift)
+        if within.any():
+            seen.add(row.holiday)
+    if not used:
+        return _CalendarDays(None, name, is_expected, lift)
+    frame = pd.DataFrame(used)[["holiday", "ds", "lower_window", "upper_window"]]
+    frame["ds"] = pd.to_datetime(frame["ds"])
+    return _CalendarDays(frame, name, is_expected, lift)
+
+
+# ---- shape ----
+
+
+_BACKEND = None
+
+
+def _stan_backend():
+    """Prophet's cmdstanpy backend, handing cmdstanpy the data as numpy arrays: Prophet's
+    own turns them into Python lists first, which cmdstanpy then walks value by value to
+    write its JSON, most of a fit's time at hourly resolution."""
+    global _BACKEND
+    if _BACKEND is None:
+        from prophet.models import CmdStanPyBackend
+
+        class NumpyDataBackend(CmdStanPyBackend):
+            @staticmethod
+            def prepare_data(init, data):
+                arrays = {
+                    name: np.asarray(data[name], dtype=float)
+                    for name in ("y", "t", "cap", "t_change", "s_a", "s_m")
+                }
+                arrays["X"] = data["X"].to_numpy(dtype=float)
+                scalars = {name: data[name] for name in ("T", "S", "K", "tau")}
+                scalars["trend_indicator"] = data["trend_indicator"]
+                scalars["sigmas"] = np.asarray(data["sigmas"], dtype=float)
+                inits = {
+                    "k": init["k"],
+                    "m": init["m"],
+                    "delta": np.asarray(init["delta"], dtype=float),
+                    "beta": np.asarray(init["beta"], dtype=float),
+                    "sigma_obs": init["sigma_obs"],
+                }
+                return inits, {**scalars, **arrays}
+
+        _BACKEND = NumpyDataBackend()
+    return _BACKEND
 
 
 def _prophet_model(settings: ForecastSettings, history_days: float, holidays):
@@ -150,17 +372,34 @@ def _prophet_model(settings: ForecastSettings, history_days: float, holidays):
     # the processes that fit should (forecast_step puts theirs inside the run's folder).
     from prophet import Prophet
 
-    return Prophet(
+    model = Prophet(
         growth="linear",
-        daily_seasonality=True,
-        weekly_seasonality=history_days >= settings.min_history_days_for_weekly,
+        daily_seasonality=False,
+        weekly_seasonality=False,
         yearly_seasonality=False,
+        seasonality_mode="multiplicative",
         holidays=holidays,
-        changepoint_prior_scale=settings.changepoint_prior_scale,
+        # A trend that hardly bends: one fitted to every hour at once would bend towards a
+        # step in level it sees on both sides; the level is learnt from the hours before
+        # each hour instead. (A straight trend without changepoints, the stiffest, makes
+        # Prophet's optimizer fail over to a minute-long search on some series.)
+        n_changepoints=3,
+        changepoint_prior_scale=0.001,
         seasonality_prior_scale=settings.seasonality_prior_scale,
         holidays_prior_scale=settings.holidays_prior_scale,
-        uncertainty_samples=0,  # bands come from calibrate_band, not from sampling
+        uncertainty_samples=0,  # bands come from the out-of-sample noise model
     )
+    for day_kind in ("weekday", "weekend"):
+        model.add_seasonality(
+            f"daily_{day_kind}",
+            period=1,
+            fourier_order=settings.daily_fourier_order,
+            condition_name=f"is_{day_kind}",
+        )
+    if history_days >= settings.min_history_days_for_weekly:
+        model.add_seasonality("weekly", period=7, fourier_order=settings.weekly_fourier_order)
+    model.stan_backend = _stan_backend()
+    return model
 
 
 def _warm_start(params: dict | None) -> dict | None:
@@ -172,37 +411,119 @@ def _warm_start(params: dict | None) -> dict | None:
     }
 
 
-def _fit_and_predict(frame, settings, history_days, holidays, warm_start):
-    model = _prophet_model(settings, history_days, holidays)
-    fit_arguments = {}
-    if warm_start:
-        fit_arguments["inits"] = _warm_start(warm_start)
+def _shape_frame(local: pd.DatetimeIndex, counts: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"ds": local, "y": _transform(counts)})
+    frame["is_weekday"] = local.day_of_week < 5
+    frame["is_weekend"] = ~frame["is_weekday"]
+    return frame
+
+
+def _fit_shape(frame, excluded, settings, history_days, days: _CalendarDays, warm_start):
+    """Prophet's expectation on the square-root scale for every hour, with each holiday's
+    effect left out where it may not be expected yet; and the fitted parameters."""
+    training = frame.assign(y=frame["y"].where(~excluded))
+    model = _prophet_model(settings, history_days, days.prophet_frame)
     try:
-        model.fit(frame, **fit_arguments)
-    except RuntimeError:
+        model.fit(training, **({"inits": _warm_start(warm_start)} if warm_start else {}))
+    except (RuntimeError, ValueError):
         if not warm_start:
             raise
         # A warm start from a differently shaped model: fit from Prophet's own start.
-        model = _prophet_model(settings, history_days, holidays)
-        model.fit(frame)
-    predicted = model.predict(frame[["ds"]])["yhat"].to_numpy()
+        model = _prophet_model(settings, history_days, days.prophet_frame)
+        model.fit(training)
+    predicted = model.predict(frame)
+    center = predicted["yhat"].to_numpy()
+    if days.prophet_frame is not None:
+        for holiday in days.prophet_frame["holiday"].unique():
+            # Not learnt from an earlier occurrence (the user's lift applies, if any).
+            not_yet = (days.name == holiday) & (~days.is_expected | (days.lift != 1.0))
+            if not_yet.any() and holiday in predicted:
+                effect = predicted[holiday].to_numpy()
+                center = np.where(not_yet, center - predicted["trend"].to_numpy() * effect, center)
     params = {
         name: (float(value[0][0]) if value.shape[1] == 1 else value[0].tolist())
         for name, value in model.params.items()
         if name in ("k", "m", "delta", "beta", "sigma_obs")
     }
-    return predicted, params
+    return center, params
+
+
+# ---- level ----
+
+
+def online_level(
+    counts: np.ndarray,
+    base: np.ndarray,
+    half_life_hours: float,
+    noise: NoiseModel,
+    teach_z: float,
+    never: np.ndarray,
+    prior_events: float,
+    shift_hours: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each hour's expectation `base` times a level learnt from the hours before it, and
+    which hours taught it nothing. The level is an exponentially weighted ratio of counts
+    to `base`, shrunk to 1 by `prior_events`. An hour outside the band (beyond `teach_z`
+    noise levels) is unexpected and teaches the level nothing, unless `shift_hours`
+    unexpected hours in one direction gather within twice that many hours: then they are
+    a new level (a campaign, a move of the trend), taught at once, so the level follows
+    within a day or two while an incident of a few hours never becomes normal. Hours in
+    `never` (silences no chance explains) never teach. A half-life of 0 keeps the level at
+    1 (Prophet's trend alone)."""
+    hours = len(counts)
+    expected = np.array(base, dtype=float)
+    untaught = np.zeros(hours, dtype=bool)
+    adapts = half_life_hours > 0
+    decay = 0.5 ** (1.0 / half_life_hours) if adapts else 1.0
+    counts_sum = base_sum = 0.0
+    pending: dict[float, list[int]] = {1.0: [], -1.0: []}
+    transformed = _transform(counts)
+    for hour in range(hours):
+        if adapts:
+            expected[hour] = base[hour] * (counts_sum + prior_events) / (base_sum + prior_events)
+        deviation = (transformed[hour] - np.sqrt(expected[hour] + STABILIZING_OFFSET)) / float(
+            noise.scale(expected[hour])
+        )
+        taught: list[int] = []
+        if never[hour]:
+            untaught[hour] = True
+        elif abs(deviation) > teach_z:
+            untaught[hour] = True
+            direction = 1.0 if deviation > 0 else -1.0
+            recent = [past for past in pending[direction] if past > hour - 2 * shift_hours]
+            pending[direction] = [*recent, hour]
+            if len(pending[direction]) >= shift_hours:
+                taught, pending[direction] = pending[direction], []
+        else:
+            taught = [hour]
+        if adapts:
+            counts_sum *= decay
+            base_sum *= decay
+            for past in taught:
+                weight = decay ** (hour - past)
+                counts_sum += weight * counts[past]
+                base_sum += weight * base[past]
+    return expected, untaught
+
+
+def _backtest_window(hours: int, settings: ForecastSettings) -> np.ndarray:
+    days = min(settings.backtest_days, max(1, hours // HOURS_PER_DAY // 3))
+    return np.arange(hours) >= hours - days * HOURS_PER_DAY
+
+
+# ---- the total ----
 
 
 def fit_total(
     hours: pd.DatetimeIndex,
     counts: np.ndarray,
     settings: ForecastSettings,
-    holidays: pd.DataFrame | None = None,
+    calendar: Calendar | None = None,
     warm_start: dict | None = None,
 ) -> TotalFit:
     """Expected counts and band of one total series, robust to past incidents."""
     counts = np.asarray(counts, dtype=float)
+    calendar = calendar or Calendar()
     history_days = len(counts) / HOURS_PER_DAY
     nothing = np.zeros(len(counts), dtype=bool)
     if counts.sum() == 0:
@@ -212,39 +533,110 @@ def fit_total(
     if history_days < settings.min_history_days:
         # Too short for a daily curve: a flat expectation at the typical level.
         expected = np.full(len(counts), float(np.median(counts)))
-        lower, upper, noise = calibrate_band(counts, expected, ~nothing, settings.interval_width)
-        forecast = SeriesForecast(expected, lower, upper, noise, "short_history")
+        noise = NoiseModel()
+        lower, upper, scale = band_from_noise(expected, noise, settings.interval_width)
+        forecast = SeriesForecast(
+            expected,
+            lower,
+            upper,
+            scale,
+            "short_history",
+            score_threshold=noise.score_threshold(settings.anomaly_risk),
+        )
         return TotalFit(forecast, nothing, 0)
 
-    # Silence that cannot be chance (a broken pixel, an outage) is left out of both fits:
-    # left in, a flexible trend would bend down to it and expect the silence.
+    local = local_hours(hours, calendar.time_zone)
+    days = _calendar_days(local, calendar)
+    frame = _shape_frame(local, counts)
+    # Silence that cannot be chance (a broken pixel, an outage) is left out of every fit:
+    # left in, the trend would bend down to it and expect the silence.
     silent = implausible_zero_runs(counts)
-    frame = pd.DataFrame({"ds": hours, "y": _transform(counts)})
-    first_training = frame.assign(y=frame["y"].where(~silent))
-    first_pass, params = _fit_and_predict(
-        first_training, settings, history_days, holidays, warm_start
+    center, params = _fit_shape(frame, silent, settings, history_days, days, warm_start)
+    base = _from_transformed(center) * days.lift
+    first_noise = _bulk_noise(np.where(silent, 0.0, frame["y"].to_numpy() - _transform(base)), base)
+    teach_z = first_noise.quantile(1.0 - (1.0 - settings.interval_width) / 2.0)
+
+    def far_off(expected: np.ndarray) -> np.ndarray:
+        """Hours beyond outlier_z noise levels: incidents, left out of what is learnt."""
+        deviation = (frame["y"].to_numpy() - _transform(expected)) / first_noise.scale(expected)
+        return np.abs(deviation) > settings.outlier_z
+
+    # The hours far off a one-day level are left out of the final fit of the shape.
+    one_day, _ = online_level(
+        counts,
+        base,
+        HOURS_PER_DAY,
+        first_noise,
+        teach_z,
+        silent,
+        settings.level_prior_events,
+        settings.level_shift_hours,
     )
-    is_outlier = silent | _robust_outliers(
-        np.where(silent, 0.0, frame["y"].to_numpy() - first_pass),
-        _from_transformed(first_pass),
-        settings.outlier_z,
-    )
+    not_yet_holiday = (days.name != None) & ~days.is_expected  # noqa: E711 (object array)
+    excluded = silent | far_off(one_day) | not_yet_holiday
     fits = 1
-    center = first_pass
-    if (is_outlier & ~silent).any():
-        training = frame.assign(y=frame["y"].where(~is_outlier))
-        center, params = _fit_and_predict(training, settings, history_days, holidays, params)
+    if (excluded & ~silent).any():
+        center, params = _fit_shape(frame, excluded, settings, history_days, days, params)
+        base = _from_transformed(center) * days.lift
         fits = 2
-    expected = np.maximum(np.square(np.maximum(center, 0.0)) - 0.125, 0.0)
-    lower, upper, noise = calibrate_band(counts, expected, ~is_outlier, settings.interval_width)
+
+    candidates = {
+        half_life: online_level(
+            counts,
+            base,
+            half_life,
+            first_noise,
+            teach_z,
+            silent,
+            settings.level_prior_events,
+            settings.level_shift_hours,
+        )[0]
+        for half_life in settings.level_half_lives_hours
+    }
+    # Compared on the recent hours no candidate finds far off (an incident is no test of
+    # how well a configuration forecasts normal hours).
+    window = _backtest_window(len(counts), settings)
+    comparable = window & ~silent & ~np.any([far_off(e) for e in candidates.values()], axis=0)
+    errors = {
+        half_life: float(np.mean(np.abs(counts - expected)[comparable]))
+        if comparable.any()
+        else np.inf
+        for half_life, expected in candidates.items()
+    }
+    chosen = min(errors, key=lambda half_life: (errors[half_life], half_life))
+    expected = candidates[chosen]
+    is_outlier = silent | far_off(expected) | not_yet_holiday
+
+    # The noise is that of the hours that are not far off: a past incident must not make
+    # the series look noisier than it is (cutting at outlier_z noise levels of the bulk
+    # loses next to nothing of a light tail, and the t's degrees of freedom still see a
+    # heavy one within it).
+    residual_hours = ~is_outlier
+    noise = fit_noise(
+        _transform(counts[residual_hours]) - _transform(expected[residual_hours]),
+        expected[residual_hours],
+    )
+    lower, upper, scale = band_from_noise(expected, noise, settings.interval_width)
     if silent[-STOPPED_AFTER_HOURS:].all():
         status = "stopped"
     elif history_days >= 7:
         status = "fitted"
     else:
         status = "short_history"
-    forecast = SeriesForecast(expected, lower, upper, noise, status, int(is_outlier.sum()))
-    return TotalFit(forecast, is_outlier, fits, params)
+    forecast = SeriesForecast(
+        expected,
+        lower,
+        upper,
+        scale,
+        status,
+        int(is_outlier.sum()),
+        noise.score_threshold(settings.anomaly_risk),
+        noise.degrees_of_freedom,
+    )
+    backtest = errors[chosen] if np.isfinite(errors[chosen]) else None
+    return TotalFit(
+        forecast, is_outlier, fits, params, chosen, backtest, days.name, days.is_expected
+    )
 
 
 def implausible_zero_runs(counts: np.ndarray, max_probability: float = 1e-6) -> np.ndarray:
@@ -271,6 +663,9 @@ def implausible_zero_runs(counts: np.ndarray, max_probability: float = 1e-6) -> 
             silent[start:end] = True
         start = end
     return silent
+
+
+# ---- dimension values ----
 
 
 def _trailing_same_hour_sums(values: np.ndarray, window_days: int) -> np.ndarray:
@@ -351,15 +746,15 @@ def forecast_values(
             forecasts.append(SeriesForecast(zeros, zeros, zeros, quiet, "all_zero"))
             continue
         # A value is new if it first appears after the first week: its share is still
-        # being learnt, and its band is calibrated on the hours since it appeared.
+        # being learnt, and its noise is learnt from the hours since it appeared.
         first_seen = int(np.argmax(counts > 0))
         seen = np.arange(len(counts)) >= first_seen
-        clean = seen & ~total.is_outlier
-        residual_outlier = _robust_outliers(
-            _transform(counts) - _transform(expected), expected, settings.outlier_z
-        )
-        clean &= ~residual_outlier
-        lower, upper, noise = calibrate_band(counts, expected, clean, settings.interval_width)
+        residuals = _transform(counts) - _transform(expected)
+        bulk = _bulk_noise(residuals[seen], expected[seen])
+        far_off = np.abs(residuals) / bulk.scale(expected) > settings.outlier_z
+        clean = seen & ~total.is_outlier & ~far_off
+        noise = fit_noise(residuals[clean], expected[clean])
+        lower, upper, scale = band_from_noise(expected, noise, settings.interval_width)
         if total.forecast.status in ("all_zero", "short_history", "stopped"):
             status = total.forecast.status
         elif first_seen >= 7 * HOURS_PER_DAY and history_days > 7:
@@ -367,6 +762,15 @@ def forecast_values(
         else:
             status = "share_of_total"
         forecasts.append(
-            SeriesForecast(expected, lower, upper, noise, status, int((~clean & seen).sum()))
+            SeriesForecast(
+                expected,
+                lower,
+                upper,
+                scale,
+                status,
+                int((~clean & seen).sum()),
+                noise.score_threshold(settings.anomaly_risk),
+                noise.degrees_of_freedom,
+            )
         )
     return forecasts

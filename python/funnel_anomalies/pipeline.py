@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from funnel_anomalies import events_input, exports, forecast_step, releases
+from funnel_anomalies import calendars, events_input, exports, forecast_step, releases
 from funnel_anomalies.dbt_invocation import DbtFolders, run_dbt
 from funnel_anomalies.forecasting import ForecastSettings
 
@@ -108,6 +108,7 @@ def build(
     db = Path(os.path.abspath(db))
     out = Path(os.path.abspath(out)) if out is not None else None
     releases.check_paths(db, out, exports.FILE_NAMES)
+    calendars.check_seeds()
     event_files = events_input.validate(events)
     run_started_at = run_started_at or datetime.now(UTC)
     store = releases.store_for(db)

@@ -4,22 +4,34 @@ The events look like what storefront pixels really send: Shopify web-pixel names
 shops and plain names for others, event names the funnel ignores, user agents (in their
 many versions and in-app variants) rather than OS families, utm values in every spelling
 (sometimes only inside the page URL), page URLs with catalog paths and click ids, missing
-geographies and double-fired duplicates. Sessions walk down the funnel, traffic follows a
-daily and weekly rhythm with a trend, and incidents of each scenario kind (A-D) are
-injected as multipliers on traffic or on one funnel step of one segment.
+geographies and double-fired duplicates. Sessions walk down the funnel.
+
+Traffic does not flatter a forecaster: each shop lives in its own time zone (some change
+to or from daylight saving time inside the default window), weekend days are shaped
+unlike weekdays (a later start, an evening peak), hourly arrivals carry noise beyond
+Poisson that differs by shop, the trend changes its slope, one shop runs a campaign that
+lifts its traffic for a week, and national holidays move a shop's day. Incidents of each
+scenario kind (A-D) are injected as multipliers on traffic or on one funnel step of one
+segment. Beside the labels, `<events>.truth.parquet` holds every hour's true expected
+count of each metric's total and its true variance, so that an oracle's band can be
+computed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from holidays import country_holidays
 
 from funnel_anomalies import pixel_strings
 
@@ -113,6 +125,10 @@ class Shop:
     name: str
     peak_sessions_per_hour: float
     naming: str  # "shopify" or "plain": which event names its pixel sends
+    time_zone: str = "UTC"
+    country: str | None = None
+    # Log-normal noise of each hour's arrival rate: what makes counts vary beyond Poisson.
+    hour_noise: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,12 @@ class Incident:
     direction: str
     effects: tuple[Effect, ...]
     description: str = ""
+    # Hours of the window that are labelled (from its start): a campaign lifts traffic for
+    # a week, but only its first day is a surprise. None: the whole window.
+    labelled_hours: int | None = None
+    # Effects that describe what a detector sees, when that is not what is applied: the
+    # end of a campaign changes no traffic, yet traffic falls back below the level learnt.
+    seen_effects: tuple[Effect, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -151,14 +173,29 @@ class SampleSpec:
 
 
 DEFAULT_SHOPS = (
-    Shop("aurora-outdoor", 620.0, "shopify"),
-    Shop("birch-home", 300.0, "plain"),
-    Shop("cobalt-tea", 150.0, "shopify"),
-    Shop("dune-surf", 90.0, "plain"),
+    Shop("aurora-outdoor", 620.0, "shopify", "America/New_York", "US", 0.02),
+    Shop("birch-home", 300.0, "plain", "Europe/Berlin", "DE", 0.06),
+    Shop("cobalt-tea", 150.0, "shopify", "Europe/London", "GB", 0.08),
+    Shop("dune-surf", 90.0, "plain", "Australia/Sydney", "AU", 0.10),
 )
+CAMPAIGN_LIFT = 1.35
+HOLIDAY_TRAFFIC = 0.75
 
 
-def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...]:
+def _weekend_evening(shop: Shop, start: datetime, from_day: int, days: int) -> tuple[int, int]:
+    """The day and UTC hour of 20:00 local on the shop's first Saturday from `from_day`,
+    when its traffic peaks (or `from_day` at 20:00 UTC when no Saturday fits)."""
+    zone = ZoneInfo(shop.time_zone)
+    for day in range(from_day, days - 1):
+        local = (start + timedelta(days=day)).astimezone(zone)
+        if local.weekday() == 5:
+            evening = local.replace(hour=20, minute=0, second=0, microsecond=0)
+            offset = evening.astimezone(UTC) - start
+            return offset.days, offset.seconds // 3600
+    return from_day, 20
+
+
+def default_incidents(shops: tuple[Shop, ...], days: int, start: datetime) -> tuple[Incident, ...]:
     """One incident per scenario kind and a positive one, placed in the last weeks, each
     strong enough to be seen at the volume of the shop it hits."""
     big = shops[0].name
@@ -167,6 +204,9 @@ def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...
 
     def day(fraction: float) -> int:
         return max(1, min(days - 1, round(days * fraction)))
+
+    # Two small effects together: placed where the big shop's traffic peaks.
+    b_day, b_hour = _weekend_evening(shops[0], start, day(0.55), days)
 
     return (
         Incident(
@@ -184,8 +224,8 @@ def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...
             "B-paid-social-and-ios-cart",
             "B",
             big,
-            day(0.55),
-            19,
+            b_day,
+            b_hour,
             3,
             "negative",
             (
@@ -230,6 +270,83 @@ def default_incidents(shops: tuple[Shop, ...], days: int) -> tuple[Incident, ...
     )
 
 
+def _local_clock(spec: SampleSpec, time_zone: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each UTC hour of the spec as the shop's wall-clock hour and local weekday (0 Monday)."""
+    utc = pd.date_range(spec.start, periods=spec.days * 24, freq="h")
+    local = utc.tz_convert(time_zone)
+    return local.hour.to_numpy() + local.minute.to_numpy() / 60.0, local.day_of_week.to_numpy()
+
+
+def _holiday_incidents(shops: tuple[Shop, ...], days: int, start: datetime) -> list[Incident]:
+    """Each national holiday inside the window (after its first day) moves its shop's
+    local day; it is the first the shop's history meets, so nothing can expect it."""
+    incidents = []
+    end = start + timedelta(days=days)
+    for shop in shops:
+        if not shop.country:
+            continue
+        zone = ZoneInfo(shop.time_zone)
+        calendar = country_holidays(shop.country, years=range(start.year, end.year + 1))
+        for day, name in sorted(calendar.items()):
+            local_start = datetime(day.year, day.month, day.day, tzinfo=zone)
+            local_end = local_start + timedelta(days=1)
+            first = local_start.astimezone(UTC)
+            last = local_end.replace(tzinfo=zone).astimezone(UTC)
+            if first < start + timedelta(days=1) or last > end - timedelta(days=1):
+                continue
+            offset = first - start
+            incidents.append(
+                Incident(
+                    f"holiday-{shop.name}-{day.isoformat()}",
+                    "C",
+                    shop.name,
+                    offset.days,
+                    offset.seconds // 3600,
+                    int((last - first).total_seconds() // 3600),
+                    "negative",
+                    (Effect("traffic", None, None, HOLIDAY_TRAFFIC),),
+                    f"{name}: the shop's first in its history, so not yet expected.",
+                )
+            )
+    return incidents
+
+
+def _campaign_incidents(shops: tuple[Shop, ...], days: int) -> list[Incident]:
+    """A campaign lifts the second shop's traffic for a week: a surprise on its first day,
+    the new level after that, and a surprise again on the day after it ends."""
+    shop = shops[1 % len(shops)].name
+    start_day = max(1, round(days * 0.25))
+    length = min(7, days - start_day - 2)
+    if length < 2:
+        return []
+    return [
+        Incident(
+            "campaign-starts",
+            "C",
+            shop,
+            start_day,
+            10,
+            length * 24,
+            "positive",
+            (Effect("traffic", None, None, CAMPAIGN_LIFT),),
+            "A campaign lifts traffic by a third for a week: expected after its first day.",
+            labelled_hours=24,
+        ),
+        Incident(
+            "campaign-ends",
+            "C",
+            shop,
+            start_day + length,
+            10,
+            24,
+            "negative",
+            (),
+            "The campaign ends: traffic falls back below the level learnt during it.",
+            seen_effects=(Effect("traffic", None, None, 1.0 / CAMPAIGN_LIFT),),
+        ),
+    ]
+
+
 def default_spec(
     shops: int = 3,
     days: int = 56,
@@ -246,20 +363,50 @@ def default_spec(
     mean_of_peak = 0.62  # average of the daily and weekly profile relative to its peak
     natural = sum(s.peak_sessions_per_hour for s in chosen) * mean_of_peak * 24 * days
     scale = events / (natural * EVENTS_PER_SESSION)
-    scaled = tuple(Shop(s.name, s.peak_sessions_per_hour * scale, s.naming) for s in chosen)
-    return SampleSpec(scaled, days, start, seed, default_incidents(scaled, days))
+    scaled = tuple(
+        dataclasses.replace(s, peak_sessions_per_hour=s.peak_sessions_per_hour * scale)
+        for s in chosen
+    )
+    incidents = (
+        *default_incidents(scaled, days, start),
+        *_campaign_incidents(scaled, days),
+        *_holiday_incidents(scaled, days, start),
+    )
+    return SampleSpec(scaled, days, start, seed, incidents)
 
 
-def hourly_profile(hours_since_start: np.ndarray, days: int) -> np.ndarray:
-    """Relative traffic per hour: a daily curve, busier weekends and a gentle upward trend."""
-    hour_of_day = hours_since_start % 24
-    day_index = hours_since_start // 24
-    daily = 0.58 + 0.42 * np.cos(2 * np.pi * (hour_of_day - 19) / 24)
-    daily = np.clip(daily + 0.1 * np.exp(-((hour_of_day - 12) ** 2) / 6), 0.14, None)
-    weekday = (day_index + 1) % 7  # the default start (2026-09-01) is a Tuesday
-    weekly = np.where(weekday >= 5, 1.15, 1.0)
-    trend = 1.0 + 0.2 * day_index / max(days, 1)
-    return daily * weekly * trend / 1.15
+def daily_shape(local_hour: np.ndarray, is_weekend: np.ndarray) -> np.ndarray:
+    """Relative traffic by the local hour of the day: weekdays peak in the evening with a
+    lunch bump; weekend days start later and peak later and higher in the evening."""
+    weekday = 0.58 + 0.42 * np.cos(2 * np.pi * (local_hour - 19) / 24)
+    weekday = np.clip(weekday + 0.1 * np.exp(-((local_hour - 12) ** 2) / 6), 0.14, None)
+    weekend = 0.48 + 0.52 * np.cos(2 * np.pi * (local_hour - 20.5) / 24)
+    weekend = np.clip(weekend + 0.05 * np.exp(-((local_hour - 14) ** 2) / 8), 0.08, None)
+    return np.where(is_weekend, 1.15 * weekend, weekday)
+
+
+def trend(day_index: np.ndarray, days: int) -> np.ndarray:
+    """A gentle growth whose slope turns down after 60% of the window."""
+    fraction = day_index / max(days, 1)
+    turn = 0.6
+    return np.where(
+        fraction < turn, 1.0 + 0.25 * fraction, 1.0 + 0.25 * turn - 0.15 * (fraction - turn)
+    )
+
+
+def relative_traffic(shop: Shop, spec: SampleSpec, with_level_changes: bool) -> np.ndarray:
+    """Each UTC hour's expected arrivals relative to the shop's peak, without incidents;
+    `with_level_changes` includes a campaign's new level, which is what is normal after its
+    first day (the generator applies it as an incident)."""
+    local_hour, weekday = _local_clock(spec, shop.time_zone)
+    hours = np.arange(spec.days * 24)
+    profile = daily_shape(local_hour, weekday >= 5) * trend(hours // 24, spec.days) / 1.15
+    for first, last, incident in _incident_hours(spec, shop.name):
+        if with_level_changes and incident.labelled_hours is not None:
+            for effect in incident.effects:
+                if effect.step == "traffic" and effect.dimension is None:
+                    profile[first : last + 1] *= effect.multiplier
+    return profile
 
 
 def _weights(values: list[float]) -> np.ndarray:
@@ -314,8 +461,9 @@ def _multiplier(
 def _shop_sessions(rng, shop: Shop, spec: SampleSpec, incidents) -> dict[str, np.ndarray]:
     """Sessions of one shop: arrival time and segment, with traffic incidents applied."""
     hours = np.arange(spec.days * 24)
-    rate = shop.peak_sessions_per_hour * hourly_profile(hours, spec.days)
-    rate *= rng.lognormal(0.0, 0.03, size=spec.days).repeat(24)  # day-to-day weather
+    rate = shop.peak_sessions_per_hour * relative_traffic(shop, spec, with_level_changes=False)
+    # Noise beyond Poisson: each hour's rate wobbles (mean one) by the shop's own amount.
+    rate *= rng.lognormal(-(shop.hour_noise**2) / 2, shop.hour_noise, size=len(hours))
     # Traffic incidents thin (or multiply) arrivals: draw at the highest rate, then keep each
     # session with probability multiplier / highest multiplier of its hour.
     boost = np.ones(len(hours))
@@ -558,18 +706,19 @@ def _incident_metrics(spec: SampleSpec, incident: Incident, segments) -> tuple[d
     or None)."""
     shop = next(s for s in spec.shops if s.name == incident.shop)
     first_hour = incident.start_day * 24 + incident.start_hour
-    window = np.arange(first_hour, first_hour + incident.hours)
-    sessions = shop.peak_sessions_per_hour * hourly_profile(window, spec.days)
+    window = np.arange(first_hour, first_hour + (incident.labelled_hours or incident.hours))
+    window = window[window < spec.days * 24]
+    profile = relative_traffic(shop, spec, with_level_changes=False)
+    sessions = shop.peak_sessions_per_hour * profile[window]
+    effects = incident.seen_effects if incident.seen_effects is not None else incident.effects
     baseline = _expected_events_per_session(segments, ())
-    with_incident = _expected_events_per_session(segments, incident.effects)
-    alone = {
-        effect: _expected_events_per_session(segments, (effect,)) for effect in incident.effects
-    }
+    with_incident = _expected_events_per_session(segments, effects)
+    alone = {effect: _expected_events_per_session(segments, (effect,)) for effect in effects}
     clear, possible = {}, {}
     for metric, usual in baseline.items():
         before = sessions * usual
         after = sessions * with_incident[metric]
-        noise = 0.5 * np.sqrt(DISPERSION[metric])
+        noise = 0.5 * np.sqrt(DISPERSION[metric] + before * np.expm1(shop.hour_noise**2))
         score = np.abs(np.sqrt(after + 0.375) - np.sqrt(before + 0.375)) / noise
         if score.max() < POSSIBLE_SCORE:
             continue
@@ -602,7 +751,7 @@ def labels(spec: SampleSpec) -> dict:
     incidents = []
     for incident in spec.incidents:
         start_at = spec.start + timedelta(days=incident.start_day, hours=incident.start_hour)
-        end_at = start_at + timedelta(hours=incident.hours - 1)
+        end_at = start_at + timedelta(hours=(incident.labelled_hours or incident.hours) - 1)
         metrics, possible = _incident_metrics(spec, incident, segments)
         acceptable = set()
         for subset in range(2 ** len(possible)):
@@ -612,7 +761,7 @@ def labels(spec: SampleSpec) -> dict:
                 for position, (metric, cause) in enumerate(possible.items())
                 if subset >> position & 1
             )
-            acceptable.add(scenario_of(seen, incident.hours))
+            acceptable.add(scenario_of(seen, incident.labelled_hours or incident.hours))
         incidents.append(
             {
                 "incident_id": incident.incident_id,
@@ -622,7 +771,7 @@ def labels(spec: SampleSpec) -> dict:
                 "direction": incident.direction,
                 "metrics": metrics,
                 "possible_metrics": possible,
-                "scenario": scenario_of(metrics, incident.hours),
+                "scenario": scenario_of(metrics, incident.labelled_hours or incident.hours),
                 "acceptable_scenarios": sorted(x for x in acceptable if x is not None),
                 "intended_scenario": incident.intended_scenario,
                 "effects": [asdict(effect) for effect in incident.effects],
@@ -640,6 +789,40 @@ def labels(spec: SampleSpec) -> dict:
 
 def labels_path_for(events_path: Path) -> Path:
     return events_path.with_name(events_path.stem + ".labels.json")
+
+
+def truth_path_for(events_path: Path) -> Path:
+    return events_path.with_name(events_path.stem + ".truth.parquet")
+
+
+def truth(spec: SampleSpec) -> pd.DataFrame:
+    """Every UTC hour's true expected count of each metric's total, without incidents
+    (a campaign's level after its first day included), and the true variance of the
+    count: Poisson arrivals at a rate that wobbles log-normally by the shop's hour noise,
+    each session adding its events (DISPERSION: their variance over mean)."""
+    segments = _session_segments(np.random.default_rng(spec.seed + 1), LABEL_SAMPLE_SESSIONS)
+    per_session = _expected_events_per_session(segments, ())
+    hours = pd.date_range(spec.start, periods=spec.days * 24, freq="h").tz_localize(None)
+    frames = []
+    for shop in spec.shops:
+        sessions = shop.peak_sessions_per_hour * relative_traffic(
+            shop, spec, with_level_changes=True
+        )
+        for metric, mean_per_session in per_session.items():
+            expected = sessions * mean_per_session
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "shop": shop.name,
+                        "hour_at": hours,
+                        "metric": metric,
+                        "expected": expected,
+                        "variance": expected * DISPERSION[metric]
+                        + expected**2 * np.expm1(shop.hour_noise**2),
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
 
 
 def write_sample(spec: SampleSpec, path: Path) -> tuple[int, Path]:
@@ -660,4 +843,5 @@ def write_sample(spec: SampleSpec, path: Path) -> tuple[int, Path]:
     scratch.replace(path)
     labels_path = labels_path_for(path)
     labels_path.write_text(json.dumps(labels(spec), indent=2) + "\n")
+    truth(spec).to_parquet(truth_path_for(path), index=False)
     return rows, labels_path

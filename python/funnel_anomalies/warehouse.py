@@ -43,20 +43,6 @@ def read_series(con: duckdb.DuckDBPyConnection) -> Iterator[MetricSeries]:
         yield MetricSeries(shop, metric, hours, total["events"].to_numpy(dtype=float), dimensions)
 
 
-def read_holidays(con: duckdb.DuckDBPyConnection, shop: str) -> pd.DataFrame | None:
-    """The promotions calendar rows for `shop` (or for every shop), as Prophet wants them."""
-    calendar = con.execute(
-        """
-        select holiday, cast(ds as timestamp) as ds, lower_window, upper_window
-        from promotions_calendar
-        where shop = ? or shop = '*'
-        order by ds, holiday
-        """,
-        [shop],
-    ).df()
-    return calendar if len(calendar) else None
-
-
 def write_forecasts(con: duckdb.DuckDBPyConnection, forecasts: pd.DataFrame) -> None:
     """Replace fct_forecasts with `forecasts` in one statement."""
     con.register("forecasts_frame", forecasts)

@@ -22,6 +22,9 @@ compared as (
         forecasts.expected_lower,
         forecasts.expected_upper,
         forecasts.noise_scale,
+        greatest(forecasts.score_threshold, {{ var('anomaly_min_score') }}) as score_threshold,
+        forecasts.holiday,
+        forecasts.is_holiday_expected,
         hourly.events - forecasts.expected as deviation,
         100.0 * (hourly.events - forecasts.expected) / nullif(forecasts.expected, 0)
             as pct_diff,
@@ -43,7 +46,7 @@ flagged as (
         (
             not is_hour_in_progress
             and (actual < expected_lower or actual > expected_upper)
-            and abs(score) >= {{ var('anomaly_min_score') }}
+            and abs(score) >= score_threshold
             and abs(deviation) >= {{ var('anomaly_min_deviation') }}
         ) as is_anomaly,
         case

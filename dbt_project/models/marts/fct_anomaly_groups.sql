@@ -66,6 +66,9 @@ spans as (
         min(hour_at) as start_at,
         max(hour_at) as end_at,
         count(distinct hour_at) as n_hours,
+        -- A holiday the shop meets for the first time cannot be expected: the reason.
+        min(holiday) filter (where holiday is not null and not is_holiday_expected)
+            as unexpected_holiday,
     from numbered
     group by all
 ),
@@ -177,7 +180,12 @@ stated as (
                         then ', driven by ' || first_contributor_phrase
                     else ', ' || contributor_phrases
                 end
-        end as root_cause,
+        end
+        || coalesce(
+            ', on ' || unexpected_holiday
+            || ' (its first time in this shop''s history, so not yet expected)',
+            ''
+        ) as root_cause,
     from phrased
 ),
 
@@ -196,6 +204,7 @@ final as (
         coalesce(dimensions, []) as dimensions,
         n_metrics_with_contributor,
         n_distinct_contributors,
+        unexpected_holiday,
         root_cause,
     from stated
 )

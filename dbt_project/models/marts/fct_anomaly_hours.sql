@@ -20,6 +20,8 @@ anomalous_totals as (
         expected,
         pct_diff,
         score,
+        holiday,
+        is_holiday_expected,
     from anomalies
     where dimension = 'total' and is_anomaly
 ),
