@@ -76,15 +76,20 @@ class OpenedChart:
     def evaluate(self, script: str):
         return self.page.evaluate(script)
 
-    def hover(self, shop: str, metric: str, direction: str, point: int = 0) -> str:
+    def hover(
+        self, shop: str, metric: str, direction: str, point: int = 0, at: str | None = None
+    ) -> str:
+        """Hover the anomaly marker of a trace: its `point`-th, or the one at hour `at`."""
         self.page.evaluate(
-            """([shop, metric, direction, point]) => {
+            """([shop, metric, direction, point, at]) => {
                 const gd = document.querySelector('.js-plotly-plot');
                 const curve = gd.data.findIndex(t => t.meta.shop === shop
                     && t.meta.metric === metric && t.meta.direction === direction);
-                Plotly.Fx.hover(gd, [{curveNumber: curve, pointNumber: point}]);
+                const x = gd.data[curve].x.map(value => String(value).replace('T', ' '));
+                const index = at === null ? point : x.findIndex(value => value.startsWith(at));
+                Plotly.Fx.hover(gd, [{curveNumber: curve, pointNumber: index}]);
             }""",
-            [shop, metric, direction, point],
+            [shop, metric, direction, point, at],
         )
         self.page.wait_for_timeout(200)
         return self.evaluate("() => document.querySelector('.hoverlayer').textContent")
@@ -104,7 +109,7 @@ def test_the_built_chart_opens_offline_with_its_traces_and_a_full_hover(browser,
     assert {m["direction"] for m in markers} == {"positive", "negative"}
 
     ios = next(i for i in labels["incidents"] if i["incident_id"] == "A-ios-outage")
-    hover = opened.hover(ios["shop"], "landing_page_views", "negative")
+    hover = opened.hover(ios["shop"], "landing_page_views", "negative", at=ios["start_at"][:13])
     for field in (
         "UTC",
         "events:",

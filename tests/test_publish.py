@@ -66,31 +66,48 @@ def first_release(tmp_path):
     return events, db, out, published_set(db, out)
 
 
-STEPS = (*releases.BUILD_STEPS, *releases.PUBLISH_STEPS)
+PUBLISH_ONLY = """
+import shutil, sys
+from pathlib import Path
+import duckdb
+from funnel_anomalies import exports, releases
+db, out, source, run_id = (Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])
+store = releases.store_for(db)
+run = releases.Run(run_id, store.runs / run_id)
+shutil.copytree(source, run.release)
+with duckdb.connect(str(run.release / releases.DATABASE_NAME)) as con:
+    con.execute("update run_context set run_id = ?", [run_id])
+summary = run.release_out / exports.RUN_SUMMARY
+summary.write_text(summary.read_text().replace(source.name, run_id))
+releases.publish(store, run, out, exports.FILE_NAMES)
+"""
 
 
-def test_a_run_killed_after_any_step_leaves_one_whole_set_and_no_stray_files(
-    first_release, tmp_path
-):
+def publish_a_copy(db: Path, out: Path, run_id: str, step: str) -> subprocess.CompletedProcess:
+    """Publish a copy of the current release as run `run_id`, in a process that kills
+    itself right after `step`: the publish steps alone, without a build before them."""
+    source = Path(os.path.realpath(db)).parent
+    return subprocess.run(
+        [sys.executable, "-c", PUBLISH_ONLY, str(db), str(out), str(source), run_id],
+        env={**os.environ, releases.KILL_AT_ENVIRONMENT: step},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_publish_killed_after_any_step_leaves_one_whole_set(first_release):
     events, db, out, before = first_release
     store = releases.store_for(db)
-    system_tmp = tmp_path / "system-tmp"
-    system_tmp.mkdir()
-    for step in STEPS:
-        killed = cli_build(
-            events, db, out, TMPDIR=str(system_tmp), **{releases.KILL_AT_ENVIRONMENT: step}
-        )
-        killed.wait(timeout=300)
-        assert killed.returncode == -signal.SIGKILL, step
+    for number, step in enumerate(releases.PUBLISH_STEPS):
+        killed = publish_a_copy(db, out, f"20990101T000000000000Z-{number}", step)
+        assert killed.returncode == -signal.SIGKILL, (step, killed.stderr)
         after = published_set(db, out)
-        if STEPS.index(step) < STEPS.index("switched"):
+        if releases.PUBLISH_STEPS.index(step) < releases.PUBLISH_STEPS.index("switched"):
             assert after == before, step
         else:
             assert after[0] != before[0], step
             assert_complete_release(after[0], db)
-        # What the run wrote for itself (dbt's, DuckDB's, cmdstanpy's, multiprocessing's
-        # temporary files) was inside its own folder, not in the system's.
-        assert list(system_tmp.iterdir()) == [], step
         before = after
     # The next run publishes, and removes what the killed ones left behind.
     pipeline.build(events, db, out, quiet=True)
@@ -98,6 +115,22 @@ def test_a_run_killed_after_any_step_leaves_one_whole_set_and_no_stray_files(
     assert_complete_release(newest, db)
     assert list(store.runs.iterdir()) == []
     assert len(list(store.releases.iterdir())) == 2
+
+
+@pytest.mark.parametrize("step", releases.BUILD_STEPS)
+def test_a_build_killed_midway_leaves_the_old_set_and_no_stray_files(first_release, tmp_path, step):
+    events, db, out, before = first_release
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    killed = cli_build(
+        events, db, out, TMPDIR=str(system_tmp), **{releases.KILL_AT_ENVIRONMENT: step}
+    )
+    killed.wait(timeout=300)
+    assert killed.returncode == -signal.SIGKILL
+    assert published_set(db, out) == before
+    # What the run wrote for itself (dbt's, DuckDB's, cmdstanpy's, multiprocessing's
+    # temporary files) was inside its own folder, not in the system's.
+    assert list(system_tmp.iterdir()) == []
 
 
 def test_two_builds_of_one_database_one_waits_its_turn_with_a_clear_message(first_release):

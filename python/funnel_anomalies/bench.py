@@ -38,6 +38,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from funnel_anomalies import bench_forecasts as bench_forecasts_module
 from funnel_anomalies import (
     bench_hostile,
     chart,
@@ -381,7 +382,14 @@ def bench_chart(db: Path) -> str:
     return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
 
 
-PARTS = ("hourly", "hostile")
+PARTS = ("hourly", "forecasts", "hostile")
+# Generated data the forecasts are judged on: the default sample, and data of other seeds,
+# sizes and lengths on which nothing was tuned.
+FORECAST_SPECS = {
+    "default (seed 7)": sample_data.default_spec(),
+    "seed 23, 4 shops, 6 weeks": sample_data.default_spec(shops=4, days=42, seed=23),
+    "small shops, seed 31": sample_data.default_spec(events=SMALL_SHOP_EVENTS, seed=31),
+}
 
 
 def main() -> None:
@@ -394,12 +402,15 @@ def main() -> None:
         nargs="+",
         choices=PARTS,
         default=list(PARTS),
-        help="hourly: hourly tables, anomalies, chart and forecasts; hostile: crafted input",
+        help="hourly: hourly tables and the chart; forecasts: expectations against the plain "
+        "way, baselines and an oracle; hostile: crafted input",
     )
     arguments = parser.parse_args()
     BENCH_DIR.mkdir(exist_ok=True)
     if "hourly" in arguments.parts:
         bench_pipeline(arguments.sizes)
+    if "forecasts" in arguments.parts:
+        bench_expectations()
     if "hostile" in arguments.parts:
         print("\nHostile input: whole builds of a week of 100,000 events, and crafted variants")
         print(bench_hostile.format_hostile_table(bench_hostile.bench_hostile(BENCH_DIR)))
@@ -410,22 +421,54 @@ def bench_pipeline(sizes: list[int]) -> None:
     figures = [bench_build(size, fixed_part) for size in sizes]
     print("\nHourly tables: the dbt build against a bare GROUP BY over the same file")
     print(format_table(figures))
-    print("\nAnomalies, contributors and scenarios against the labelled incidents")
-    print(evaluation.DETECTION_HEADER)
-    print(bench_detection("default", sample_data.default_spec()))
-    print(bench_detection("small_shops", sample_data.default_spec(events=SMALL_SHOP_EVENTS)))
     print("\nThe chart of the default data (one self-contained file)")
     print("| holds | size (MB) | load in headless Chromium until drawn (s, median of 3) |")
     print("|---|---|---|")
-    print(bench_chart(BENCH_DIR / "detection_default.duckdb"))
-    smallest = min(sizes)
-    events = bench_events(smallest)
-    labels = evaluation.load_labels(sample_data.labels_path_for(events))
-    forecast_figures = bench_forecasts(BENCH_DIR / f"{events.stem}.duckdb", events, labels)
-    print(f"\nForecasts of every series of the {smallest:,}-event data, the same run")
+    events = _generated("events_default", sample_data.default_spec())
+    built = pipeline.build(events, BENCH_DIR / "detection_default.duckdb", quiet=True)
+    print(bench_chart(built.db))
+
+
+def bench_expectations() -> None:
+    """Issue 19's figures in one run: real series, generated data against the oracle,
+    injected effects, and the forecasting step's throughput against the plain way."""
+    real, seconds = bench_forecasts_module.bench_real(BENCH_DIR)
+    print(f"\nReal series, built as raw events by the pipeline ({seconds:.0f} s for all)")
+    print(bench_forecasts_module.format_real_table(real))
+    if real:
+        png = bench_forecasts_module.plot(real, BENCH_DIR / "real_series.png")
+        print(f"\nplot: {png}")
+    generated, built = [], {}
+    print("\nAnomalies, contributors and scenarios against the labelled incidents")
+    print(evaluation.DETECTION_HEADER)
+    for name, spec in FORECAST_SPECS.items():
+        events = _generated("events_" + name.split(" ")[0].replace(",", ""), spec)
+        db = BENCH_DIR / f"forecasts_{len(built)}.duckdb"
+        pipeline.build(events, db, quiet=True)
+        built[name] = (events, db)
+        with duckdb.connect(str(db), read_only=True) as con:
+            print(
+                evaluation.format_detection(
+                    name,
+                    evaluation.detection_scores(
+                        con, evaluation.load_labels(sample_data.labels_path_for(events))
+                    ),
+                )
+            )
+        generated.append(bench_forecasts_module.bench_generated(name, events, db))
+    print("\nBands of the totals against the oracle's (true mean and variance), clean hours")
+    print(bench_forecasts_module.format_generated_table(generated))
+    default_events, default_db = built["default (seed 7)"]
+    print("\nInjected effects (1-3 hours, on series drawn from the truth, 10 trials each)")
+    print(
+        bench_forecasts_module.format_effects_table(
+            bench_forecasts_module.smallest_effects(default_events)
+        )
+    )
+    labels = evaluation.load_labels(sample_data.labels_path_for(default_events))
+    forecast_figures = bench_forecasts(default_db, default_events, labels)
+    print("\nForecasts of every series of the default data, the same run")
     print(format_forecast_table(forecast_figures))
-    print("\nCoverage of clean hours by the 99% band (this project, 2 workers)")
-    print(evaluation.format_coverage(forecast_figures[1].coverage))
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def mark_incident_hours(hours: pd.DataFrame, labels: dict) -> pd.DataFrame:
     return hours.assign(is_near_incident=near, is_labelled_hour=labelled)
 
 
-def _shop_sizes(hours: pd.DataFrame) -> dict[str, str]:
+def shop_sizes(hours: pd.DataFrame) -> dict[str, str]:
     """The busiest shop is 'large', the quietest 'small', any others 'medium'."""
     landing = hours[(hours["metric"] == "landing_page_views") & (hours["dimension"] == "total")]
     volume = landing.groupby("shop")["events"].mean().sort_values()
@@ -70,7 +70,7 @@ def _shop_sizes(hours: pd.DataFrame) -> dict[str, str]:
     return sizes
 
 
-def _dayparts(hours: pd.DataFrame) -> pd.Series:
+def dayparts(hours: pd.DataFrame) -> pd.Series:
     """'night' for each shop's NIGHT_HOURS quietest hours of the day, else 'day'."""
     landing = hours[(hours["metric"] == "landing_page_views") & (hours["dimension"] == "total")]
     profile = landing.groupby(["shop", landing["hour_at"].dt.hour])["events"].mean()
@@ -88,9 +88,9 @@ def coverage_table(hours: pd.DataFrame, labels: dict) -> pd.DataFrame:
     """Coverage of clean hours by series kind (totals, values), shop size and daypart."""
     hours = mark_incident_hours(hours, labels)
     clean = hours[~hours["is_near_incident"]].copy()
-    sizes = _shop_sizes(hours)
+    sizes = shop_sizes(hours)
     clean["shop_size"] = clean["shop"].map(sizes)
-    clean["daypart"] = _dayparts(clean)
+    clean["daypart"] = dayparts(clean)
     clean["series"] = np.where(clean["dimension"] == "total", "totals", "dimension values")
     clean["is_covered"] = (clean["events"] >= clean["expected_lower"]) & (
         clean["events"] <= clean["expected_upper"]
@@ -129,7 +129,7 @@ def format_coverage(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _in_window(hour_at: pd.Timestamp, incident: dict, slack: pd.Timedelta = SLACK) -> bool:
+def in_window(hour_at: pd.Timestamp, incident: dict, slack: pd.Timedelta = SLACK) -> bool:
     start = pd.Timestamp(incident["start_at"]) - slack
     end = pd.Timestamp(incident["end_at"]) + slack
     return start <= hour_at <= end
@@ -165,7 +165,7 @@ def detection_scores(con: duckdb.DuckDBPyConnection, labels: dict) -> dict:
 
     inside = np.array(
         [
-            any(i["shop"] == shop and _in_window(at, i) for i in incidents)
+            any(i["shop"] == shop and in_window(at, i) for i in incidents)
             for shop, at in zip(hours["shop"], hours["hour_at"], strict=True)
         ],
         dtype=bool,
@@ -175,14 +175,14 @@ def detection_scores(con: duckdb.DuckDBPyConnection, labels: dict) -> dict:
     pairs, detected, causes_right = 0, 0, 0
     scenarios_scored, scenarios_right = 0, 0
     for incident in incidents:
-        in_window = hours[
+        found_in_window = hours[
             (hours["shop"] == incident["shop"])
             & (hours["direction"] == incident["direction"])
-            & hours["hour_at"].map(lambda at, i=incident: _in_window(at, i))
+            & hours["hour_at"].map(lambda at, i=incident: in_window(at, i))
         ]
         for metric, cause in incident["metrics"].items():
             pairs += 1
-            found = in_window[in_window["metric"] == metric]
+            found = found_in_window[found_in_window["metric"] == metric]
             if found.empty:
                 continue
             detected += 1
@@ -197,7 +197,7 @@ def detection_scores(con: duckdb.DuckDBPyConnection, labels: dict) -> dict:
             scenarios_scored += 1
             members = membership[
                 (membership["shop"] == incident["shop"])
-                & membership["hour_at"].map(lambda at, i=incident: _in_window(at, i))
+                & membership["hour_at"].map(lambda at, i=incident: in_window(at, i))
             ]
             if not members.empty:
                 best = members["group_id"].value_counts().idxmax()

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri, stdtrit
 from tqdm import tqdm
 
 from funnel_anomalies import calendars, forecasting, warehouse
@@ -103,9 +103,9 @@ def _fit_all(
 def _noise_band_ratio(forecast: SeriesForecast, interval_width: float) -> np.ndarray:
     """The band's width against the width a Poisson count's own noise would give, on the
     square-root scale where that noise is 1/2 at every level: 1 is the noise floor."""
-    gaussian = stats.norm.ppf(1.0 - (1.0 - interval_width) / 2.0)
+    gaussian = ndtri(1.0 - (1.0 - interval_width) / 2.0)
     band = (
-        stats.t.ppf(1.0 - (1.0 - interval_width) / 2.0, forecast.noise_degrees_of_freedom)
+        stdtrit(forecast.noise_degrees_of_freedom, 1.0 - (1.0 - interval_width) / 2.0)
         * forecast.noise_scale
     )
     return band / (gaussian * 0.5)

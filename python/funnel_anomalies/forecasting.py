@@ -40,8 +40,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import gammaln
+from scipy.special import gammaln, stdtrit
 
 STABILIZING_OFFSET = 3.0 / 8.0  # Anscombe's offset: sqrt(y + 3/8) for counts
 HOURS_PER_DAY = 24
@@ -105,7 +104,7 @@ class NoiseModel:
         return np.sqrt(self.a + self.b * level + self.c / (level + 1.0))
 
     def quantile(self, probability: float) -> float:
-        return float(stats.t.ppf(probability, self.degrees_of_freedom))
+        return float(stdtrit(self.degrees_of_freedom, probability))
 
     def score_threshold(self, risk: float) -> float:
         return self.quantile(1.0 - risk / 2.0)

@@ -1,0 +1,456 @@
+"""`make bench`, expectations: this project's forecasts against the plain way (a default
+Prophet per series, 1,000 uncertainty samples), two simple baselines and, on generated
+data, an oracle that knows every hour's true mean and noise.
+
+- Real series (real_series.py): built as raw events by the whole pipeline. Per series:
+  the mean absolute error of the expectation on hours outside the labelled windows (from
+  the second week, where the baselines exist), as a share of the mean count; the windows
+  caught (an anomalous hour inside) and the anomalous hours outside every window per week
+  (after NAB's unlabelled first 15%), this project against the plain way under the same
+  anomaly rule.
+- Generated data: the band's width against the oracle's (a negative binomial with the
+  true mean and variance) and coverage of clean hours, by shop size and day or night;
+  detection scores of both.
+- Injected effects: the smallest drop or surge, over 1-3 hours at low, medium and high
+  counts, that each detector flags in 9 of 10 trials, on series drawn from the truth.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from funnel_anomalies import evaluation, forecasting, pipeline, real_series, sample_data
+
+NOISE_FLOOR_SCORE = 4.0  # the anomaly rule's floor (dbt var anomaly_min_score)
+MIN_DEVIATION = 5  # dbt var anomaly_min_deviation
+EFFECTS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+TRIALS = 10
+COUNT_LEVELS = {"low": (8.0, 30.0), "medium": (60.0, 150.0), "high": (300.0, 900.0)}
+TRIAL_DAYS = 28
+
+
+def anomaly_rule(counts, expected, lower, upper, noise_scale, threshold) -> np.ndarray:
+    """The rule of fct_anomalies, for forecasts made outside the pipeline."""
+    score = (np.sqrt(counts + 0.375) - np.sqrt(expected + 0.375)) / noise_scale
+    return (
+        ((counts < lower) | (counts > upper))
+        & (np.abs(score) >= np.maximum(threshold, NOISE_FLOOR_SCORE))
+        & (np.abs(counts - expected) >= MIN_DEVIATION)
+    )
+
+
+def plain_forecast(hours: pd.DatetimeIndex, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The plain way: a default Prophet, 99% band from 1,000 samples, clipped at zero; its
+    band turned into the noise scale the anomaly rule divides by."""
+    from prophet import Prophet
+
+    forecasting.quiet_stan_logging()
+    frame = pd.DataFrame({"ds": hours, "y": counts})
+    predicted = Prophet(interval_width=0.99, uncertainty_samples=1000).fit(frame).predict(frame)
+    expected = predicted["yhat"].clip(lower=0).to_numpy()
+    lower = np.minimum(predicted["yhat_lower"].clip(lower=0).to_numpy(), expected)
+    upper = np.maximum(predicted["yhat_upper"].clip(lower=0).to_numpy(), expected)
+    scale = np.maximum((np.sqrt(upper + 0.375) - np.sqrt(lower + 0.375)) / (2 * 2.576), 1e-3)
+    return {"expected": expected, "lower": lower, "upper": upper, "noise_scale": scale}
+
+
+# ---- real series ----
+
+
+@dataclass(frozen=True)
+class RealFigures:
+    series: str
+    mean_count: float
+    mae: dict[str, float]  # method -> mean absolute error / mean count
+    windows: int
+    caught: dict[str, int]
+    false_per_week: dict[str, float]
+
+
+def bench_real(folder: Path) -> tuple[list[RealFigures], float]:
+    """Build every real series with the pipeline; return the figures and the build time."""
+    all_series = real_series.available()
+    if not all_series:
+        return [], 0.0
+    events = real_series.write_events(all_series, folder / "real_series.parquet")
+    started = time.perf_counter()
+    report = pipeline.build(events, folder / "real_series.duckdb", quiet=True)
+    seconds = time.perf_counter() - started
+    with duckdb.connect(str(report.db), read_only=True) as con:
+        rows = con.execute(
+            """
+            select shop, hour_at, actual, expected, is_anomaly
+            from fct_anomalies
+            where metric = 'landing_page_views' and dimension = 'total'
+            order by shop, hour_at
+            """
+        ).df()
+    figures = []
+    for series in all_series:
+        own = rows[rows["shop"] == series.name]
+        hours = pd.DatetimeIndex(own["hour_at"])
+        counts = own["actual"].to_numpy(dtype=float)
+        plain = plain_forecast(hours, counts)
+        # The newest hour may be in progress: never flagged, by either way.
+        plain_flags = anomaly_rule(counts, threshold=0.0, **plain)
+        plain_flags[-1] = False
+        inside = real_series.in_windows(hours, series)
+        scored = (~inside) & (np.arange(len(hours)) >= 168)
+        mean = counts[scored].mean()
+        expectations = {
+            "this project": own["expected"].to_numpy(),
+            "plain": plain["expected"],
+            "same hour last week": real_series.same_hour_last_week(counts),
+            "median of 4 weeks": real_series.median_of_four_weeks(counts),
+        }
+        after_probation = np.arange(len(hours)) >= int(real_series.PROBATION_SHARE * len(hours))
+        weeks = (~inside & after_probation).sum() / 168
+        flags = {"this project": own["is_anomaly"].to_numpy(), "plain": plain_flags}
+        figures.append(
+            RealFigures(
+                series.name,
+                mean,
+                {
+                    method: float(np.mean(np.abs(counts - expected)[scored]) / mean)
+                    for method, expected in expectations.items()
+                },
+                len(series.windows),
+                {m: real_series.windows_caught(hours, f, series) for m, f in flags.items()},
+                {m: float((f & ~inside & after_probation).sum() / weeks) for m, f in flags.items()},
+            )
+        )
+    return figures, seconds
+
+
+def format_real_table(figures: list[RealFigures]) -> str:
+    methods = ["this project", "plain", "same hour last week", "median of 4 weeks"]
+    lines = [
+        "| series | mean per hour | "
+        + " | ".join(f"MAE {m}" for m in methods)
+        + " | lowest (within 3%) | windows | caught: this project / plain "
+        "| outside windows per week: this project / plain |",
+        "|" + "---|" * (len(methods) + 6),
+    ]
+    for row in figures:
+        best = min(row.mae.values())
+        lowest = "yes" if row.mae["this project"] <= best * 1.03 else "no"
+        lines.append(
+            f"| {row.series} | {row.mean_count:,.0f} | "
+            + " | ".join(f"{row.mae[m]:.1%}" for m in methods)
+            + f" | {lowest} | {row.windows} | {row.caught['this project']} / "
+            f"{row.caught['plain']} | {row.false_per_week['this project']:.2f} / "
+            f"{row.false_per_week['plain']:.2f} |"
+        )
+    if figures:
+        caught = {m: sum(f.caught[m] for f in figures) for m in ("this project", "plain")}
+        false = {m: sum(f.false_per_week[m] for f in figures) for m in ("this project", "plain")}
+        lines.append(
+            f"| all | | | | | | | {sum(f.windows for f in figures)} "
+            f"| {caught['this project']} / {caught['plain']} "
+            f"| {false['this project']:.2f} / {false['plain']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+# ---- generated data against the oracle ----
+
+
+def oracle_band(
+    expected: np.ndarray, variance: np.ndarray, interval_width: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of a negative binomial with the true mean and variance (a Poisson where
+    the variance does not exceed the mean)."""
+    tail = (1.0 - interval_width) / 2.0
+    variance = np.maximum(variance, expected * (1 + 1e-9))
+    success = expected / variance
+    size = expected * success / (1.0 - success)
+    return stats.nbinom.ppf(tail, size, success), stats.nbinom.ppf(1.0 - tail, size, success)
+
+
+def oracle_noise_scale(expected: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    return np.sqrt(variance) / (2.0 * np.sqrt(expected + 0.375))
+
+
+@dataclass(frozen=True)
+class GeneratedFigures:
+    name: str
+    cells: pd.DataFrame  # shop size, daypart: clean hours, coverage, band width / oracle's
+    ours: dict
+    oracle: dict
+
+
+def _oracle_scores(hours: pd.DataFrame, labels: dict) -> dict:
+    """Precision, recall and false alarms of the oracle's flags on the totals, scored as
+    evaluation.detection_scores scores this project's."""
+    flagged = hours[hours["oracle_flag"]]
+    windows = labels["incidents"]
+    inside = np.array(
+        [
+            any(i["shop"] == shop and evaluation.in_window(at, i) for i in windows)
+            for shop, at in zip(flagged["shop"], flagged["hour_at"], strict=True)
+        ],
+        dtype=bool,
+    )
+    pairs = detected = 0
+    for incident in windows:
+        for metric in incident["metrics"]:
+            pairs += 1
+            found = flagged[
+                (flagged["shop"] == incident["shop"])
+                & (flagged["metric"] == metric)
+                & (flagged["direction"] == incident["direction"])
+                & flagged["hour_at"].map(lambda at, i=incident: evaluation.in_window(at, i))
+            ]
+            detected += not found.empty
+    precision = float(inside.mean()) if len(flagged) else float("nan")
+    recall = detected / pairs if pairs else float("nan")
+    weeks = hours.groupby("shop")["hour_at"].nunique().sum() / 168
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "false_alarms_per_week_per_shop": float((~inside).sum() / weeks),
+    }
+
+
+def bench_generated(name: str, events: Path, db: Path) -> GeneratedFigures:
+    """Bands and detection of a built generated data set against its oracle."""
+    labels = evaluation.load_labels(sample_data.labels_path_for(events))
+    truth = pd.read_parquet(sample_data.truth_path_for(events))
+    with duckdb.connect(str(db), read_only=True) as con:
+        ours = evaluation.detection_scores(con, labels)
+        hours = con.execute(
+            """
+            select shop, hour_at, metric, actual as events, expected, expected_lower,
+                expected_upper, dimension
+            from fct_anomalies where dimension = 'total'
+            """
+        ).df()
+        interval_width = con.execute(
+            "select any_value(interval_width) from fct_forecasts"
+        ).fetchone()[0]
+    hours = hours.merge(
+        truth.rename(columns={"expected": "true_expected"}), on=["shop", "hour_at", "metric"]
+    )
+    lower, upper = oracle_band(hours["true_expected"], hours["variance"], interval_width)
+    hours["oracle_width"] = np.maximum(upper - lower, 1.0)
+    score = (np.sqrt(hours["events"] + 0.375) - np.sqrt(hours["true_expected"] + 0.375)) / (
+        oracle_noise_scale(hours["true_expected"], hours["variance"])
+    )
+    hours["oracle_flag"] = (
+        ((hours["events"] < lower) | (hours["events"] > upper))
+        & (np.abs(score) >= NOISE_FLOOR_SCORE)
+        & (np.abs(hours["events"] - hours["true_expected"]) >= MIN_DEVIATION)
+    )
+    hours["direction"] = np.where(score > 0, "positive", "negative")
+    marked = evaluation.mark_incident_hours(hours, labels)
+    clean = marked[~marked["is_near_incident"]].copy()
+    sizes = evaluation.shop_sizes(marked)
+    clean["shop_size"] = clean["shop"].map(sizes)
+    clean["daypart"] = evaluation.dayparts(clean)
+    clean["is_covered"] = (clean["events"] >= clean["expected_lower"]) & (
+        clean["events"] <= clean["expected_upper"]
+    )
+    clean["width_ratio"] = (clean["expected_upper"] - clean["expected_lower"]) / clean[
+        "oracle_width"
+    ]
+    oracle_lower, oracle_upper = oracle_band(
+        clean["true_expected"], clean["variance"], interval_width
+    )
+    clean["oracle_covered"] = (clean["events"] >= oracle_lower) & (clean["events"] <= oracle_upper)
+    cells = (
+        clean.groupby(["shop_size", "daypart"])
+        .agg(
+            hours=("is_covered", "size"),
+            coverage=("is_covered", "mean"),
+            oracle_coverage=("oracle_covered", "mean"),
+            width_ratio=("width_ratio", "median"),
+        )
+        .reset_index()
+    )
+    return GeneratedFigures(name, cells, ours, _oracle_scores(hours, labels))
+
+
+def format_generated_table(figures: list[GeneratedFigures]) -> str:
+    lines = [
+        "| data | shop size | daypart | clean hours | coverage | oracle's coverage "
+        "| band width / oracle's (median) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for figure in figures:
+        for row in figure.cells.itertuples():
+            lines.append(
+                f"| {figure.name} | {row.shop_size} | {row.daypart} | {row.hours:,} "
+                f"| {row.coverage:.2%} | {row.oracle_coverage:.2%} | {row.width_ratio:.2f} |"
+            )
+    lines.append("")
+    lines.append("| data | detector | precision | recall | F1 | false alarms / week / shop |")
+    lines.append("|---|---|---|---|---|---|")
+    for figure in figures:
+        for detector, scores in (("this project", figure.ours), ("oracle", figure.oracle)):
+            lines.append(
+                f"| {figure.name} | {detector} | {scores['precision']:.3f} "
+                f"| {scores['recall']:.3f} | {scores['f1']:.3f} "
+                f"| {scores['false_alarms_per_week_per_shop']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+# ---- injected effects ----
+
+
+@dataclass(frozen=True)
+class _Trial:
+    expected: np.ndarray
+    variance: np.ndarray
+    seed: int
+    level: str
+    direction: str
+    effect: float
+
+
+def _draw_counts(rng, expected, variance) -> np.ndarray:
+    """Counts from a negative binomial with the given mean and variance."""
+    variance = np.maximum(variance, expected * (1 + 1e-9))
+    success = expected / variance
+    size = expected * success / (1.0 - success)
+    return rng.negative_binomial(size, success).astype(float)
+
+
+def _run_trial(trial: _Trial) -> tuple[str, str, float, bool, bool]:
+    """One injected effect: whether this project's forecast and the oracle flag it."""
+    rng = np.random.default_rng(trial.seed)
+    counts = _draw_counts(rng, trial.expected, trial.variance)
+    low, high = COUNT_LEVELS[trial.level]
+    # An hour of the level in the last week, so that the effect is forecast from history.
+    candidates = np.flatnonzero(
+        (trial.expected >= low)
+        & (trial.expected <= high)
+        & (np.arange(len(counts)) >= len(counts) - 7 * 24)
+        & (np.arange(len(counts)) < len(counts) - 4)
+    )
+    start = int(rng.choice(candidates))
+    window = slice(start, start + int(rng.integers(1, 4)))
+    factor = 1.0 - trial.effect if trial.direction == "drop" else 1.0 + trial.effect
+    if trial.direction == "drop":
+        counts[window] = rng.binomial(counts[window].astype(np.int64), factor)
+    else:
+        counts[window] += rng.poisson(trial.expected[window] * trial.effect)
+    hours = pd.date_range("2026-01-05", periods=len(counts), freq="h")
+    forecasting.quiet_stan_logging()
+    fit = forecasting.fit_total(hours, counts, forecasting.ForecastSettings()).forecast
+    ours = anomaly_rule(
+        counts[window],
+        fit.expected[window],
+        fit.lower[window],
+        fit.upper[window],
+        fit.noise_scale[window],
+        fit.score_threshold,
+    ).any()
+    lower, upper = oracle_band(trial.expected[window], trial.variance[window], 0.99)
+    oracle = anomaly_rule(
+        counts[window],
+        trial.expected[window],
+        lower,
+        upper,
+        oracle_noise_scale(trial.expected[window], trial.variance[window]),
+        0.0,
+    ).any()
+    return trial.level, trial.direction, trial.effect, bool(ours), bool(oracle)
+
+
+def smallest_effects(events: Path, workers: int = 2) -> pd.DataFrame:
+    """The smallest effect of the grid each detector flags in 9 of 10 trials, by count
+    level and direction, on the busiest generated shop's landing page views (its truth,
+    scaled so that each count level has hours in the last week)."""
+    truth = pd.read_parquet(sample_data.truth_path_for(events))
+    landing = truth[truth["metric"] == "landing_page_views"]
+    busiest = landing.groupby("shop")["expected"].mean().idxmax()
+    base = landing[landing["shop"] == busiest].tail(TRIAL_DAYS * 24)
+    dispersion = (base["variance"] - base["expected"]) / base["expected"] ** 2
+    trials = []
+    for level, (_, high) in COUNT_LEVELS.items():
+        # Scale the shop so that its peak sits at the top of the level's range.
+        scale = high / base["expected"].max()
+        expected = base["expected"].to_numpy() * scale
+        variance = expected + dispersion.to_numpy() * expected**2
+        for direction in ("drop", "surge"):
+            for effect in EFFECTS:
+                for _ in range(TRIALS):
+                    seed = len(trials)  # the same trials every run
+                    trials.append(_Trial(expected, variance, seed, level, direction, effect))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = pd.DataFrame(
+            list(pool.map(_run_trial, trials, chunksize=8)),
+            columns=["level", "direction", "effect", "ours", "oracle"],
+        )
+    rates = results.groupby(["level", "direction", "effect"])[["ours", "oracle"]].mean()
+    rows = []
+    for (level, direction), group in rates.groupby(level=["level", "direction"]):
+        row = {"level": level, "direction": direction}
+        for detector in ("ours", "oracle"):
+            enough = group[group[detector] >= 0.9].index.get_level_values("effect")
+            row[detector] = float(min(enough)) if len(enough) else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_effects_table(effects: pd.DataFrame) -> str:
+    lines = [
+        "| count level | direction | smallest effect flagged 9 in 10: this project | oracle "
+        "| ratio (target ≤ 1.3) |",
+        "|---|---|---|---|---|",
+    ]
+    order = {level: index for index, level in enumerate(COUNT_LEVELS)}
+    for row in sorted(effects.itertuples(), key=lambda r: (order[r.level], r.direction)):
+        ratio = row.ours / row.oracle if row.oracle == row.oracle else float("nan")
+        lines.append(
+            f"| {row.level} | {row.direction} | {row.ours:.0%} | {row.oracle:.0%} | {ratio:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(real: list[RealFigures], path: Path) -> Path:
+    """The real series side by side: each method's error, and windows against alarms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (errors, alarms) = plt.subplots(1, 2, figsize=(13, 4.5))
+    methods = ["this project", "plain", "same hour last week", "median of 4 weeks"]
+    positions = np.arange(len(real))
+    for offset, method in enumerate(methods):
+        errors.bar(
+            positions + (offset - 1.5) * 0.2,
+            [row.mae[method] for row in real],
+            width=0.2,
+            label=method,
+        )
+    errors.set_xticks(positions, [row.series.removeprefix("tweets-") for row in real])
+    errors.set_ylabel("mean absolute error / mean count")
+    errors.set_title("Expected values on hours outside labelled windows")
+    errors.legend(fontsize=8)
+    for method, marker in (("this project", "o"), ("plain", "s")):
+        alarms.scatter(
+            [row.false_per_week[method] for row in real],
+            [row.caught[method] / row.windows for row in real],
+            marker=marker,
+            label=method,
+        )
+    alarms.set_xlabel("anomalous hours outside windows per week")
+    alarms.set_ylabel("share of labelled windows caught")
+    alarms.set_title("Detection on the real series")
+    alarms.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
