@@ -17,6 +17,7 @@ data, an oracle that knows every hour's true mean and noise.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,14 +28,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from funnel_anomalies import evaluation, forecasting, pipeline, real_series, sample_data
+from funnel_anomalies import calendars, evaluation, forecasting, pipeline, real_series, sample_data
 
 NOISE_FLOOR_SCORE = 4.0  # the anomaly rule's floor (dbt var anomaly_min_score)
 MIN_DEVIATION = 5  # dbt var anomaly_min_deviation
-EFFECTS = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+# Relative sizes tried: a drop of 100% is a total outage; a surge may go beyond it.
+EFFECTS = {
+    "drop": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0),
+    "surge": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0),
+}
 TRIALS = 10
 COUNT_LEVELS = {"low": (8.0, 30.0), "medium": (60.0, 150.0), "high": (300.0, 900.0)}
-TRIAL_DAYS = 28
 
 
 def anomaly_rule(counts, expected, lower, upper, noise_scale, threshold) -> np.ndarray:
@@ -309,6 +313,8 @@ def format_generated_table(figures: list[GeneratedFigures]) -> str:
 
 @dataclass(frozen=True)
 class _Trial:
+    hours: pd.DatetimeIndex
+    calendar: forecasting.Calendar
     expected: np.ndarray
     variance: np.ndarray
     seed: int
@@ -344,9 +350,9 @@ def _run_trial(trial: _Trial) -> tuple[str, str, float, bool, bool]:
         counts[window] = rng.binomial(counts[window].astype(np.int64), factor)
     else:
         counts[window] += rng.poisson(trial.expected[window] * trial.effect)
-    hours = pd.date_range("2026-01-05", periods=len(counts), freq="h")
     forecasting.quiet_stan_logging()
-    fit = forecasting.fit_total(hours, counts, forecasting.ForecastSettings()).forecast
+    settings = forecasting.ForecastSettings()
+    fit = forecasting.fit_total(trial.hours, counts, settings, trial.calendar).forecast
     ours = anomaly_rule(
         counts[window],
         fit.expected[window],
@@ -367,14 +373,18 @@ def _run_trial(trial: _Trial) -> tuple[str, str, float, bool, bool]:
     return trial.level, trial.direction, trial.effect, bool(ours), bool(oracle)
 
 
-def smallest_effects(events: Path, workers: int = 2) -> pd.DataFrame:
+def smallest_effects(events: Path, db: Path, workers: int = 2) -> pd.DataFrame:
     """The smallest effect of the grid each detector flags in 9 of 10 trials, by count
     level and direction, on the busiest generated shop's landing page views (its truth,
-    scaled so that each count level has hours in the last week)."""
+    scaled so that each count level has hours in the last week), forecast on the shop's
+    own hours and calendar as read from `db`, its build."""
     truth = pd.read_parquet(sample_data.truth_path_for(events))
     landing = truth[truth["metric"] == "landing_page_views"]
     busiest = landing.groupby("shop")["expected"].mean().idxmax()
-    base = landing[landing["shop"] == busiest].tail(TRIAL_DAYS * 24)
+    base = landing[landing["shop"] == busiest]
+    hours = pd.DatetimeIndex(base["hour_at"])
+    with duckdb.connect(str(db), read_only=True) as con:
+        calendar = calendars.read_calendar(con, busiest)
     dispersion = (base["variance"] - base["expected"]) / base["expected"] ** 2
     trials = []
     for level, (_, high) in COUNT_LEVELS.items():
@@ -383,11 +393,16 @@ def smallest_effects(events: Path, workers: int = 2) -> pd.DataFrame:
         expected = base["expected"].to_numpy() * scale
         variance = expected + dispersion.to_numpy() * expected**2
         for direction in ("drop", "surge"):
-            for effect in EFFECTS:
+            for effect in EFFECTS[direction]:
                 for _ in range(TRIALS):
                     seed = len(trials)  # the same trials every run
-                    trials.append(_Trial(expected, variance, seed, level, direction, effect))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+                    trials.append(
+                        _Trial(hours, calendar, expected, variance, seed, level, direction, effect)
+                    )
+    # Fresh interpreters: a fork of this process, which has run DuckDB's threads, can
+    # deadlock in its children.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         results = pd.DataFrame(
             list(pool.map(_run_trial, trials, chunksize=8)),
             columns=["level", "direction", "effect", "ours", "oracle"],
@@ -411,9 +426,15 @@ def format_effects_table(effects: pd.DataFrame) -> str:
     ]
     order = {level: index for index, level in enumerate(COUNT_LEVELS)}
     for row in sorted(effects.itertuples(), key=lambda r: (order[r.level], r.direction)):
-        ratio = row.ours / row.oracle if row.oracle == row.oracle else float("nan")
+        largest = max(EFFECTS[row.direction])
+        ours, oracle = (
+            f"{effect:.0%}" if effect == effect else f"none up to {largest:.0%}"
+            for effect in (row.ours, row.oracle)
+        )
+        ratio = row.ours / row.oracle if row.ours == row.ours and row.oracle == row.oracle else None
         lines.append(
-            f"| {row.level} | {row.direction} | {row.ours:.0%} | {row.oracle:.0%} | {ratio:.2f} |"
+            f"| {row.level} | {row.direction} | {ours} | {oracle} "
+            f"| {'-' if ratio is None else f'{ratio:.2f}'} |"
         )
     return "\n".join(lines)
 

@@ -53,7 +53,7 @@ def sample_data_command(
     output: Path = typer.Option(DEFAULT_EVENTS, help="Parquet file to write."),
     shops: int = typer.Option(3, help="Number of shops, largest first (1-4)."),
     days: int = typer.Option(56, help="Days of history."),
-    events: int = typer.Option(3_300_000, help="Approximate number of raw events."),
+    events: int = typer.Option(sample_data.SAMPLE_EVENTS, help="Approximate number of raw events."),
     seed: int = typer.Option(7, help="Random seed: the same seed gives the same file."),
 ) -> None:
     """Generate raw events with labelled incidents (labels JSON beside the file)."""

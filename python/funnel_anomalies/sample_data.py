@@ -347,10 +347,14 @@ def _campaign_incidents(shops: tuple[Shop, ...], days: int) -> list[Incident]:
     ]
 
 
+# The size of `make build`'s sample and of the bench's default data: one data set.
+SAMPLE_EVENTS = 3_200_000
+
+
 def default_spec(
     shops: int = 3,
     days: int = 56,
-    events: int = 3_200_000,
+    events: int = SAMPLE_EVENTS,
     seed: int = 7,
     start: datetime = datetime(2026, 9, 1, tzinfo=UTC),
 ) -> SampleSpec:
