@@ -458,6 +458,8 @@ def bench_expectations() -> None:
     print(f"\nReal series, built as raw events by the pipeline ({seconds:.0f} s for all)")
     print(bench_forecasts_module.format_real_table(real))
     if real:
+        print("\nThis project's flags on the real series under raised score thresholds")
+        print(bench_forecasts_module.format_threshold_trade(real))
         png = bench_forecasts_module.plot(real, BENCH_DIR / "real_series.png")
         print(f"\nplot: {png}")
     generated, built = [], {}

@@ -38,6 +38,8 @@ EFFECTS = {
     "surge": (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0),
 }
 TRIALS = 10
+# How far the real series' thresholds are raised to show what fewer alarms would cost.
+THRESHOLD_FACTORS = (1.0, 1.1, 1.2, 1.3, 1.5, 2.0)
 COUNT_LEVELS = {"low": (8.0, 30.0), "medium": (60.0, 150.0), "high": (300.0, 900.0)}
 
 
@@ -77,6 +79,8 @@ class RealFigures:
     windows: int
     caught: dict[str, int]
     false_per_week: dict[str, float]
+    # This project's flags under a threshold raised by each factor: (caught, outside/week).
+    raised: dict[float, tuple[int, float]]
 
 
 def bench_real(folder: Path) -> tuple[list[RealFigures], float]:
@@ -91,7 +95,7 @@ def bench_real(folder: Path) -> tuple[list[RealFigures], float]:
     with duckdb.connect(str(report.db), read_only=True) as con:
         rows = con.execute(
             """
-            select shop, hour_at, actual, expected, is_anomaly
+            select shop, hour_at, actual, expected, is_anomaly, score, score_threshold
             from fct_anomalies
             where metric = 'landing_page_views' and dimension = 'total'
             order by shop, hour_at
@@ -118,6 +122,16 @@ def bench_real(folder: Path) -> tuple[list[RealFigures], float]:
         after_probation = np.arange(len(hours)) >= int(real_series.PROBATION_SHARE * len(hours))
         weeks = (~inside & after_probation).sum() / 168
         flags = {"this project": own["is_anomaly"].to_numpy(), "plain": plain_flags}
+        outside = ~inside & after_probation
+        raised = {}
+        for factor in THRESHOLD_FACTORS:
+            kept = flags["this project"] & (
+                own["score"].abs().to_numpy() >= factor * own["score_threshold"].to_numpy()
+            )
+            raised[factor] = (
+                real_series.windows_caught(hours, kept, series),
+                float((kept & outside).sum() / weeks),
+            )
         figures.append(
             RealFigures(
                 series.name,
@@ -128,7 +142,8 @@ def bench_real(folder: Path) -> tuple[list[RealFigures], float]:
                 },
                 len(series.windows),
                 {m: real_series.windows_caught(hours, f, series) for m, f in flags.items()},
-                {m: float((f & ~inside & after_probation).sum() / weeks) for m, f in flags.items()},
+                {m: float((f & outside).sum() / weeks) for m, f in flags.items()},
+                raised,
             )
         )
     return figures, seconds
@@ -161,6 +176,19 @@ def format_real_table(figures: list[RealFigures]) -> str:
             f"| {caught['this project']} / {caught['plain']} "
             f"| {false['this project']:.2f} / {false['plain']:.2f} |"
         )
+    return "\n".join(lines)
+
+
+def format_threshold_trade(figures: list[RealFigures]) -> str:
+    """What raising every series' score threshold trades: windows for quiet."""
+    lines = [
+        "| threshold x | windows caught | outside windows per week |",
+        "|---|---|---|",
+    ]
+    for factor in THRESHOLD_FACTORS:
+        caught = sum(f.raised[factor][0] for f in figures)
+        outside = sum(f.raised[factor][1] for f in figures)
+        lines.append(f"| {factor:g} | {caught} | {outside:.2f} |")
     return "\n".join(lines)
 
 
