@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from funnel_anomalies import bench_forecasts as bench_forecasts_module
@@ -218,25 +217,16 @@ class ForecastFigures:
 
 
 def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
-    """The plain way: every series its own default Prophet, sampled 99% band, in turn.
-    Bounds are clipped at zero (a count cannot be negative), and its band is turned into
-    the noise scale the anomaly score divides by, so the same rules can run on it."""
-    from prophet import Prophet
-
-    forecasting.quiet_stan_logging()
+    """The plain way (bench_forecasts.plain_forecast) for every series, in turn, as a
+    fct_forecasts table the anomaly models can run on."""
     frames = []
     for series in warehouse.read_series(con):
         named = [("total", "all", series.total)]
         for dimension, (values, counts) in series.dimensions.items():
             named += [(dimension, value, row) for value, row in zip(values, counts, strict=True)]
         for dimension, value, counts in named:
-            frame = pd.DataFrame({"ds": series.hours, "y": counts})
-            model = Prophet(interval_width=0.99, uncertainty_samples=1000).fit(frame)
-            predicted = model.predict(frame[["ds"]])
-            expected = predicted["yhat"].clip(lower=0).to_numpy()
-            lower = predicted["yhat_lower"].clip(lower=0).to_numpy()
-            upper = predicted["yhat_upper"].clip(lower=0).to_numpy()
-            band = np.sqrt(upper + 0.375) - np.sqrt(lower + 0.375)
+            plain = bench_forecasts_module.plain_forecast(series.hours, counts)
+            hours = len(series.hours)
             frames.append(
                 pd.DataFrame(
                     {
@@ -245,14 +235,16 @@ def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
                         "metric": series.metric,
                         "dimension": dimension,
                         "dimension_value": value,
-                        "expected": expected,
-                        "expected_lower": np.minimum(lower, expected),
-                        "expected_upper": np.maximum(upper, expected),
-                        "noise_scale": np.maximum(band / (2 * 2.576), 1e-3),
+                        "expected": plain["expected"],
+                        "expected_lower": plain["lower"],
+                        "expected_upper": plain["upper"],
+                        "noise_scale": plain["noise_scale"],
                         # The rule's floor alone, as for a Gaussian noise; no holidays.
                         "score_threshold": bench_forecasts_module.NOISE_FLOOR_SCORE,
-                        "holiday": pd.Series(pd.NA, index=frame.index, dtype="string"),
-                        "is_holiday_expected": pd.Series(pd.NA, index=frame.index, dtype="boolean"),
+                        "holiday": pd.Series(pd.NA, index=range(hours), dtype="string"),
+                        "is_holiday_expected": pd.Series(
+                            pd.NA, index=range(hours), dtype="boolean"
+                        ),
                     }
                 )
             )
@@ -291,7 +283,7 @@ def _next_hour_forecasts(db: Path, scratch: Path, events: Path, labels: dict) ->
     with duckdb.connect(str(latest), read_only=True) as con:
         coverage = evaluation.coverage_table(evaluation.scored_hours(con), labels)
     return ForecastFigures(
-        "this project, 2 workers, the next hour (warm-started from the cache)",
+        "this project, the default workers, the next hour (warm-started from the cache)",
         run.series,
         run.seconds,
         coverage,
