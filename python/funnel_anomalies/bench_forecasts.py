@@ -195,15 +195,21 @@ def format_threshold_trade(figures: list[RealFigures]) -> str:
 # ---- generated data against the oracle ----
 
 
+def negative_binomial(expected, variance) -> tuple[np.ndarray, np.ndarray]:
+    """The size and success probability of the negative binomial with this mean and
+    variance (nearly a Poisson where the variance does not exceed the mean)."""
+    variance = np.maximum(variance, expected * (1 + 1e-9))
+    success = expected / variance
+    return expected * success / (1.0 - success), success
+
+
 def oracle_band(
     expected: np.ndarray, variance: np.ndarray, interval_width: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The interval of a negative binomial with the true mean and variance (a Poisson where
     the variance does not exceed the mean)."""
     tail = (1.0 - interval_width) / 2.0
-    variance = np.maximum(variance, expected * (1 + 1e-9))
-    success = expected / variance
-    size = expected * success / (1.0 - success)
+    size, success = negative_binomial(expected, variance)
     return stats.nbinom.ppf(tail, size, success), stats.nbinom.ppf(1.0 - tail, size, success)
 
 
@@ -274,15 +280,15 @@ def bench_generated(name: str, events: Path, db: Path) -> GeneratedFigures:
     )
     lower, upper = oracle_band(hours["true_expected"], hours["variance"], interval_width)
     hours["oracle_width"] = np.maximum(upper - lower, 1.0)
-    score = (np.sqrt(hours["events"] + 0.375) - np.sqrt(hours["true_expected"] + 0.375)) / (
-        oracle_noise_scale(hours["true_expected"], hours["variance"])
+    hours["oracle_flag"] = anomaly_rule(
+        hours["events"],
+        hours["true_expected"],
+        lower,
+        upper,
+        oracle_noise_scale(hours["true_expected"], hours["variance"]),
+        0.0,
     )
-    hours["oracle_flag"] = (
-        ((hours["events"] < lower) | (hours["events"] > upper))
-        & (np.abs(score) >= NOISE_FLOOR_SCORE)
-        & (np.abs(hours["events"] - hours["true_expected"]) >= MIN_DEVIATION)
-    )
-    hours["direction"] = np.where(score > 0, "positive", "negative")
+    hours["direction"] = np.where(hours["events"] > hours["true_expected"], "positive", "negative")
     marked = evaluation.mark_incident_hours(hours, labels)
     clean = marked[~marked["is_near_incident"]].copy()
     sizes = evaluation.shop_sizes(marked)
@@ -353,10 +359,7 @@ class _Trial:
 
 def _draw_counts(rng, expected, variance) -> np.ndarray:
     """Counts from a negative binomial with the given mean and variance."""
-    variance = np.maximum(variance, expected * (1 + 1e-9))
-    success = expected / variance
-    size = expected * success / (1.0 - success)
-    return rng.negative_binomial(size, success).astype(float)
+    return rng.negative_binomial(*negative_binomial(expected, variance)).astype(float)
 
 
 def _run_trial(trial: _Trial) -> tuple[str, str, float, bool, bool]:
