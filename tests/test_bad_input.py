@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from database_writer import holding_for_writing
 from events_factory import event_rows, write_events
 from funnel_anomalies import exports, pipeline, releases
 from funnel_anomalies.errors import InputError, PipelineError
@@ -232,26 +233,11 @@ def test_a_report_path_that_is_a_folder(tmp_path, published, small_events):
 
 def test_a_database_held_open_for_writing_is_named(published, small_events):
     db = published[0]
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-            "print('ready', flush=True); time.sleep(60)",
-            str(db),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with holding_for_writing(db) as holder:
         with pytest.raises(PipelineError) as raised:
             pipeline.build(small_events, db, published[1], quiet=True)
         assert f"PID {holder.pid}" in str(raised.value)
         assert "writes would be lost" in str(raised.value)
-    finally:
-        holder.kill()
-        holder.wait()
     assert fingerprint(db, published[1]) == published[2]
 
 

@@ -142,63 +142,13 @@ def test_the_menus_switch_metric_and_shop(browser, incident_run):
     assert opened.errors == []
 
 
-def test_text_from_the_data_is_shown_and_never_run(browser, tmp_path):
-    hours = pd.date_range("2026-01-01", periods=6, freq="h")
-    evil_shop = "</script><script>alert(2)</script>"
-    series = pd.DataFrame(
-        {
-            "shop": evil_shop,
-            "metric": "landing_page_views",
-            "hour_at": hours,
-            "actual": [100, 100, 20, 100, 100, 100],
-            "expected": [100.0] * 6,
-            "expected_lower": [80.0] * 6,
-            "expected_upper": [120.0] * 6,
-        }
-    )
-    contributor = {"dimension": "utm_source", "value": INJECTION, "contribution": 0.9}
-    anomalies = pd.DataFrame(
-        {
-            "shop": [evil_shop],
-            "metric": ["landing_page_views"],
-            "hour_at": [hours[2]],
-            "direction": ["negative"],
-            "actual": [20],
-            "expected": [100.0],
-            "pct_diff": [-80.0],
-            "primary_dimension": ["utm_source"],
-            "primary_value": [INJECTION],
-            "top_contributors": [[contributor]],
-        }
-    )
-    groups = pd.DataFrame(
-        {
-            "group_id": [1],
-            "shop": [evil_shop],
-            "start_at": [hours[2]],
-            "end_at": [hours[2]],
-            "metrics": [["landing_page_views"]],
-            "scenario": ["D"],
-            "root_cause": [f"landing page views fell, driven by {INJECTION}"],
-        }
-    )
-    figure = chart.build_figure({"series": series, "anomalies": anomalies, "groups": groups})
-    path = tmp_path / "chart.html"
-    path.write_text(chart.chart_html(figure))
-    opened = OpenedChart(browser, path)
-    hover = opened.hover(evil_shop, "landing_page_views", "negative")
-    assert f"top contributor: utm_source={INJECTION}" in hover
-    assert opened.evaluate("() => document.querySelectorAll('img').length") == 0
-    assert opened.dialogs == []
-    assert opened.errors == []
-
-
 LINK_SHOP = '<a href="https://pay.example">PAY NOW</a> "quoted" shop'
 STYLED_SHOP = '<span style="font-size:60px;color:red">PAY NOW</span> & co'
 STYLED_UTM = '<b style="color:red">urgent</b>'
 
 
-def _frames_for(shops: list[str]) -> dict[str, pd.DataFrame]:
+def _frames_for(shops: list[str], utm_value: str = STYLED_UTM) -> dict[str, pd.DataFrame]:
+    """One 80% drop of each shop's landing page views, driven by `utm_value`."""
     hours = pd.date_range("2026-01-01", periods=6, freq="h")
     series = pd.concat(
         pd.DataFrame(
@@ -214,7 +164,7 @@ def _frames_for(shops: list[str]) -> dict[str, pd.DataFrame]:
         )
         for shop in shops
     )
-    contributor = {"dimension": "utm_source", "value": STYLED_UTM, "contribution": 0.9}
+    contributor = {"dimension": "utm_source", "value": utm_value, "contribution": 0.9}
     anomalies = pd.DataFrame(
         {
             "shop": shops,
@@ -225,7 +175,7 @@ def _frames_for(shops: list[str]) -> dict[str, pd.DataFrame]:
             "expected": 100.0,
             "pct_diff": -80.0,
             "primary_dimension": "utm_source",
-            "primary_value": STYLED_UTM,
+            "primary_value": utm_value,
             "top_contributors": [[contributor]] * len(shops),
         }
     )
@@ -237,10 +187,23 @@ def _frames_for(shops: list[str]) -> dict[str, pd.DataFrame]:
             "end_at": hours[2],
             "metrics": [["landing_page_views"]] * len(shops),
             "scenario": "D",
-            "root_cause": [f"{shop} fell, driven by {STYLED_UTM}" for shop in shops],
+            "root_cause": [f"{shop} fell, driven by {utm_value}" for shop in shops],
         }
     )
     return {"series": series, "anomalies": anomalies, "groups": groups}
+
+
+def test_text_from_the_data_is_shown_and_never_run(browser, tmp_path):
+    evil_shop = "</script><script>alert(2)</script>"
+    figure = chart.build_figure(_frames_for([evil_shop], INJECTION))
+    path = tmp_path / "chart.html"
+    path.write_text(chart.chart_html(figure))
+    opened = OpenedChart(browser, path)
+    hover = opened.hover(evil_shop, "landing_page_views", "negative")
+    assert f"top contributor: utm_source={INJECTION}" in hover
+    assert opened.evaluate("() => document.querySelectorAll('img').length") == 0
+    assert opened.dialogs == []
+    assert opened.errors == []
 
 
 def test_markup_in_shop_names_and_values_stays_text_everywhere(browser, tmp_path):

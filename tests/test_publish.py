@@ -12,11 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from database_writer import holding_for_writing
 from events_factory import event_rows, write_events
 from funnel_anomalies import exports, pipeline, releases
 from funnel_anomalies.errors import PipelineError
@@ -166,32 +168,15 @@ def test_builds_of_two_databases_run_side_by_side(tmp_path):
 
 def test_a_writer_that_opens_the_database_during_the_build_is_named(first_release, monkeypatch):
     events, db, out, (old_release, old_bytes) = first_release
-    holders = []
+    with ExitStack() as writers:
 
-    def open_a_writer(step: str) -> None:
-        if step == "staged":
-            holder = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-                    "print('ready', flush=True); time.sleep(60)",
-                    str(db),
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            holders.append(holder)
-            assert holder.stdout.readline().strip() == "ready"
+        def open_a_writer(step: str) -> None:
+            if step == "staged":
+                writers.enter_context(holding_for_writing(db))
 
-    monkeypatch.setattr(releases, "kill_point", open_a_writer)
-    try:
+        monkeypatch.setattr(releases, "kill_point", open_a_writer)
         with pytest.raises(PipelineError, match=r"was opened for writing by PID \d+"):
             pipeline.build(events, db, out, quiet=True)
-    finally:
-        for holder in holders:
-            holder.kill()
-            holder.wait()
     assert published_set(db, out) == (old_release, old_bytes)
     store = releases.store_for(db)
     assert sorted(store.releases.iterdir()) == [old_release]
