@@ -111,19 +111,31 @@ def _noise_band_ratio(forecast: SeriesForecast, interval_width: float) -> np.nda
     return band / (gaussian * 0.5)
 
 
-def _rows(
-    series: warehouse.MetricSeries,
-    dimension: str,
-    value: str,
-    forecast: SeriesForecast,
-    method: str,
-    metadata: dict,
-    interval_width: float,
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
+class _ForecastColumns:
+    """fct_forecasts' columns, gathered series by series as arrays and made into one
+    frame at the end: a frame per series would cost more than the forecasts beside it.
+    A text that is one value per series (shop, metric, method, the settings' JSON)
+    becomes a categorical, not a string per hour; write_forecasts stores it as text."""
+
+    def __init__(self, interval_width: float) -> None:
+        self.interval_width = interval_width
+        self.arrays: dict[str, list[np.ndarray]] = {}
+        self.texts: dict[str, list[str]] = {}
+        self.lengths: list[int] = []
+
+    def add(
+        self,
+        series: warehouse.MetricSeries,
+        dimension: str,
+        value: str,
+        forecast: SeriesForecast,
+        method: str,
+        metadata: dict,
+    ) -> None:
+        hours = len(series.hours)
+        columns = {
             "shop": series.shop,
-            "hour_at": series.hours,
+            "hour_at": series.hours.to_numpy(),
             "metric": series.metric,
             "dimension": dimension,
             "dimension_value": value,
@@ -133,13 +145,36 @@ def _rows(
             "noise_scale": forecast.noise_scale,
             "score_threshold": forecast.score_threshold,
             "noise_degrees_of_freedom": forecast.noise_degrees_of_freedom,
-            "noise_band_ratio": _noise_band_ratio(forecast, interval_width),
+            "noise_band_ratio": _noise_band_ratio(forecast, self.interval_width),
             "method": method if forecast.status != "all_zero" else "none: no events",
             "fit_status": forecast.status,
             "excluded_hours": forecast.excluded_hours,
             **metadata,
         }
-    )
+        self.lengths.append(hours)
+        for name, column in columns.items():
+            if isinstance(column, str):
+                self.texts.setdefault(name, []).append(column)
+                continue
+            if isinstance(column, pd.Timestamp):
+                column = column.to_datetime64()
+            if np.ndim(column) == 0:
+                column = np.full(hours, column)
+            self.arrays.setdefault(name, []).append(np.asarray(column))
+
+    def _categorical(self, texts: list[str]) -> pd.Categorical:
+        categories, codes = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+        return pd.Categorical.from_codes(np.repeat(codes, self.lengths), categories)
+
+    def frame(self) -> pd.DataFrame:
+        if not self.lengths:
+            return _no_forecasts()
+        columns = {name: np.concatenate(parts) for name, parts in self.arrays.items()}
+        columns |= {name: self._categorical(texts) for name, texts in self.texts.items()}
+        table = pd.DataFrame(columns)[list(_no_forecasts().columns)]
+        return table.astype(
+            {"level_half_life_hours": "Int64", "holiday": "str", "excluded_hours": "int64"}
+        )
 
 
 def forecast_all(
@@ -176,7 +211,7 @@ def forecast_all(
         cache.remember_warm_start(all_series[index].shop, all_series[index].metric, fit.warm_start)
 
     settings_json = json.dumps(settings.as_dict(), sort_keys=True)
-    frames = []
+    columns = _ForecastColumns(settings.interval_width)
     series_count = 0
     for index, series in enumerate(all_series):
         total = fits[index]
@@ -196,18 +231,15 @@ def forecast_all(
             "fitted_at": pd.Timestamp(fitted_at[index]),
             "model_settings": settings_json,
         }
-        width = settings.interval_width
-        frames.append(_rows(series, "total", "all", total.forecast, TOTAL_METHOD, metadata, width))
+        columns.add(series, "total", "all", total.forecast, TOTAL_METHOD, metadata)
         series_count += 1
         for dimension, (values, counts) in series.dimensions.items():
             for value, forecast in zip(
                 values, forecasting.forecast_values(total, counts, settings), strict=True
             ):
-                frames.append(
-                    _rows(series, dimension, value, forecast, VALUE_METHOD, metadata, width)
-                )
+                columns.add(series, dimension, value, forecast, VALUE_METHOD, metadata)
                 series_count += 1
-    table = pd.concat(frames, ignore_index=True) if frames else _no_forecasts()
+    table = columns.frame()
     run = ForecastRun(
         series=series_count,
         series_totals=len(all_series),

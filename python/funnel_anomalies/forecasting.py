@@ -35,6 +35,7 @@ How a (shop, metric) total is forecast:
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -189,21 +190,26 @@ def _nonnegative_least_squares(design: np.ndarray, target: np.ndarray) -> np.nda
 DEGREES_OF_FREEDOM_GRID = np.geomspace(4.5, MAX_DEGREES_OF_FREEDOM, 40)
 
 
-def _t_log_likelihoods(squared_ratio: np.ndarray, dof: np.ndarray) -> np.ndarray:
-    """Log-likelihood of standardized squared errors under a Student-t of each `dof`."""
-    dof = np.asarray(dof, dtype=float)[:, np.newaxis]
-    return (
-        gammaln((dof + 1) / 2)
-        - gammaln(dof / 2)
-        - 0.5 * np.log(dof * np.pi)
-        - (dof + 1) / 2 * np.log1p(squared_ratio[np.newaxis, :] / dof)
-    ).sum(axis=1)
+# The part of a t's log density that depends on its degrees of freedom alone, per grid point.
+_GRID_CONSTANTS = (
+    gammaln((DEGREES_OF_FREEDOM_GRID + 1) / 2)
+    - gammaln(DEGREES_OF_FREEDOM_GRID / 2)
+    - 0.5 * np.log(DEGREES_OF_FREEDOM_GRID * np.pi)
+)
+
+
+def _t_log_likelihoods(squared_ratio: np.ndarray) -> np.ndarray:
+    """Log-likelihood of standardized squared errors under a Student-t of each degrees of
+    freedom of the grid."""
+    grid = DEGREES_OF_FREEDOM_GRID[:, np.newaxis]
+    tails = np.log1p(squared_ratio[np.newaxis, :] / grid).sum(axis=1)
+    return len(squared_ratio) * _GRID_CONSTANTS - (DEGREES_OF_FREEDOM_GRID + 1) / 2 * tails
 
 
 def _most_likely_degrees_of_freedom(squared_ratio: np.ndarray) -> float:
     """The grid's degrees of freedom under which the standardized errors are likeliest
     (a grid evaluated at once is faster than a search, and finer than it needs)."""
-    likelihoods = _t_log_likelihoods(squared_ratio, DEGREES_OF_FREEDOM_GRID)
+    likelihoods = _t_log_likelihoods(squared_ratio)
     return float(DEGREES_OF_FREEDOM_GRID[int(np.argmax(likelihoods))])
 
 
@@ -236,7 +242,7 @@ def fit_noise(residuals: np.ndarray, level: np.ndarray, iterations: int = 12) ->
         coefficients = _nonnegative_least_squares(design, weights * squared)
         scale2 = np.maximum(design @ coefficients, MIN_NOISE_VARIANCE)
         dof = _most_likely_degrees_of_freedom(squared / scale2)
-    profile = _t_log_likelihoods(squared / scale2, DEGREES_OF_FREEDOM_GRID)
+    profile = _t_log_likelihoods(squared / scale2)
     plausible = DEGREES_OF_FREEDOM_GRID[profile >= profile.max() - 3.84 / 2]
     lightest = float(plausible.max())
     if lightest >= MAX_DEGREES_OF_FREEDOM:
@@ -366,12 +372,64 @@ def _stan_backend():
     return _BACKEND
 
 
-def _prophet_model(settings: ForecastSettings, history_days: float, holidays):
+class SharedFeatures:
+    """Prophet's regression features of the largest frame one series has shown it, kept
+    for the next fit and predict of that series. Every feature of an hour (its Fourier
+    terms, weekday or weekend condition, holidays) depends only on that hour's local time,
+    so any frame whose hours all lie in the kept one takes its rows from it: a series'
+    two fits and two predicts build them once instead of four times."""
+
+    def __init__(self) -> None:
+        self.hours: np.ndarray | None = None
+        self.built: tuple | None = None
+        self.holiday_names = None
+
+    def rows_for(self, hours: np.ndarray) -> np.ndarray | None:
+        if self.hours is None:
+            return None
+        rows = np.minimum(np.searchsorted(self.hours, hours), len(self.hours) - 1)
+        return rows if np.array_equal(self.hours[rows], hours) else None
+
+
+_FEATURE_SHARING_PROPHET = None
+
+
+def _feature_sharing_prophet():
     # Imported here: cmdstanpy makes its temporary folder when first imported, and only
     # the processes that fit should (forecast_step puts theirs inside the run's folder).
-    from prophet import Prophet
+    global _FEATURE_SHARING_PROPHET
+    if _FEATURE_SHARING_PROPHET is None:
+        from prophet import Prophet
 
-    model = Prophet(
+        class FeatureSharingProphet(Prophet):
+            shared_features: SharedFeatures | None = None
+
+            def make_all_seasonality_features(self, df):
+                shared = self.shared_features
+                if shared is None:
+                    return super().make_all_seasonality_features(df)
+                hours = df["ds"].to_numpy()
+                rows = shared.rows_for(hours)
+                if rows is None:
+                    built = super().make_all_seasonality_features(df)
+                    if shared.hours is None or len(hours) > len(shared.hours):
+                        shared.hours, shared.built = hours, built
+                        shared.holiday_names = self.train_holiday_names
+                    return built
+                features, prior_scales, component_columns, modes = shared.built
+                if self.train_holiday_names is None:
+                    self.train_holiday_names = shared.holiday_names
+                chosen = features.iloc[rows].reset_index(drop=True)
+                return chosen, list(prior_scales), component_columns, modes
+
+        _FEATURE_SHARING_PROPHET = FeatureSharingProphet
+    return _FEATURE_SHARING_PROPHET
+
+
+def _prophet_model(
+    settings: ForecastSettings, history_days: float, holidays, shared: SharedFeatures
+):
+    model = _feature_sharing_prophet()(
         growth="linear",
         daily_seasonality=False,
         weekly_seasonality=False,
@@ -398,6 +456,7 @@ def _prophet_model(settings: ForecastSettings, history_days: float, holidays):
     if history_days >= settings.min_history_days_for_weekly:
         model.add_seasonality("weekly", period=7, fourier_order=settings.weekly_fourier_order)
     model.stan_backend = _stan_backend()
+    model.shared_features = shared
     return model
 
 
@@ -417,19 +476,23 @@ def _shape_frame(local: pd.DatetimeIndex, counts: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def _fit_shape(frame, excluded, settings, history_days, days: _CalendarDays, warm_start):
+def _fit_shape(frame, excluded, settings, history_days, days: _CalendarDays, warm_start, shared):
     """Prophet's expectation on the square-root scale for every hour, with each holiday's
     effect left out where it may not be expected yet; and the fitted parameters."""
     training = frame.assign(y=frame["y"].where(~excluded))
-    model = _prophet_model(settings, history_days, days.prophet_frame)
+    # L-BFGS whose line search stops short ("no more progress can be made") keeps its last
+    # point, as close to the optimum as the point of a run that converged; Prophet would
+    # refit with Newton's method instead, at ten to twenty times the cost.
+    options = {"require_converged": False}
+    model = _prophet_model(settings, history_days, days.prophet_frame, shared)
     try:
-        model.fit(training, **({"inits": _warm_start(warm_start)} if warm_start else {}))
+        model.fit(training, **options, **({"inits": _warm_start(warm_start)} if warm_start else {}))
     except (RuntimeError, ValueError):
         if not warm_start:
             raise
         # A warm start from a differently shaped model: fit from Prophet's own start.
-        model = _prophet_model(settings, history_days, days.prophet_frame)
-        model.fit(training)
+        model = _prophet_model(settings, history_days, days.prophet_frame, shared)
+        model.fit(training, **options)
     predicted = model.predict(frame)
     center = predicted["yhat"].to_numpy()
     if days.prophet_frame is not None:
@@ -480,9 +543,10 @@ def online_level(
     for hour in range(hours):
         if adapts:
             expected[hour] = base[hour] * (counts_sum + prior_events) / (base_sum + prior_events)
-        deviation = (transformed[hour] - np.sqrt(expected[hour] + STABILIZING_OFFSET)) / float(
-            noise.scale(expected[hour])
-        )
+        level = max(float(expected[hour]), 0.0)
+        # The noise model's scale, in scalar arithmetic: this loop runs once an hour.
+        scale = math.sqrt(noise.a + noise.b * level + noise.c / (level + 1.0))
+        deviation = (transformed[hour] - math.sqrt(level + STABILIZING_OFFSET)) / scale
         taught: list[int] = []
         if never[hour]:
             untaught[hour] = True
@@ -550,7 +614,8 @@ def fit_total(
     # Silence that cannot be chance (a broken pixel, an outage) is left out of every fit:
     # left in, the trend would bend down to it and expect the silence.
     silent = implausible_zero_runs(counts)
-    center, params = _fit_shape(frame, silent, settings, history_days, days, warm_start)
+    shared = SharedFeatures()
+    center, params = _fit_shape(frame, silent, settings, history_days, days, warm_start, shared)
     base = _from_transformed(center) * days.lift
     first_noise = _bulk_noise(np.where(silent, 0.0, frame["y"].to_numpy() - _transform(base)), base)
     teach_z = first_noise.quantile(1.0 - (1.0 - settings.interval_width) / 2.0)
@@ -575,7 +640,7 @@ def fit_total(
     excluded = silent | far_off(one_day) | not_yet_holiday
     fits = 1
     if (excluded & ~silent).any():
-        center, params = _fit_shape(frame, excluded, settings, history_days, days, params)
+        center, params = _fit_shape(frame, excluded, settings, history_days, days, params, shared)
         base = _from_transformed(center) * days.lift
         fits = 2
 

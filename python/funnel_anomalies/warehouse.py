@@ -44,9 +44,17 @@ def read_series(con: duckdb.DuckDBPyConnection) -> Iterator[MetricSeries]:
 
 
 def write_forecasts(con: duckdb.DuckDBPyConnection, forecasts: pd.DataFrame) -> None:
-    """Replace fct_forecasts with `forecasts` in one statement."""
+    """Replace fct_forecasts with `forecasts` in one statement. Categorical columns (text
+    that repeats) are stored as text: DuckDB would make each an ENUM of its own."""
+    categorical = [
+        name for name, dtype in forecasts.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)
+    ]
+    replaced = ", ".join(f'"{name}"::varchar as "{name}"' for name in categorical)
+    columns = f"* replace ({replaced})" if categorical else "*"
     con.register("forecasts_frame", forecasts)
-    con.execute(f"create or replace table {FORECASTS_TABLE} as select * from forecasts_frame")
+    con.execute(
+        f"create or replace table {FORECASTS_TABLE} as select {columns} from forecasts_frame"
+    )
     con.unregister("forecasts_frame")
 
 
