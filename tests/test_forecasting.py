@@ -220,3 +220,24 @@ def test_a_new_level_is_noticed_on_its_first_day_and_followed_within_two():
     from_day_three = np.arange(len(index)) >= 31 * 24
     assert relative_error(fit, rate, from_day_three) < 0.06
     assert covered(counts, fit.forecast)[from_day_three].mean() > 0.95
+
+
+def test_error_autocorrelation_measures_how_errors_persist_and_never_goes_negative():
+    rng = np.random.default_rng(3)
+    shocks = rng.normal(size=5000)
+    persistent = np.zeros_like(shocks)
+    for hour in range(1, len(shocks)):
+        persistent[hour] = 0.6 * persistent[hour - 1] + shocks[hour]
+    everywhere = np.ones(len(shocks), dtype=bool)
+    assert forecasting.error_autocorrelation(persistent, everywhere) == pytest.approx(0.6, abs=0.05)
+    assert forecasting.error_autocorrelation(shocks, everywhere) == pytest.approx(0.0, abs=0.05)
+    alternating = np.where(np.arange(len(shocks)) % 2 == 0, 1.0, -1.0) + 0.1 * shocks
+    assert forecasting.error_autocorrelation(alternating, everywhere) == 0.0
+    # An incident's hours (left out as not clean) do not count as persistence.
+    with_incident = shocks.copy()
+    with_incident[100:130] = -8.0
+    clean = np.abs(with_incident) < 4
+    assert forecasting.error_autocorrelation(with_incident, clean) == pytest.approx(0.0, abs=0.05)
+    few = np.zeros(len(shocks), dtype=bool)
+    few[:20] = True
+    assert forecasting.error_autocorrelation(persistent, few) == 0.0

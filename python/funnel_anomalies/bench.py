@@ -239,6 +239,7 @@ def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
                         "expected_lower": plain["lower"],
                         "expected_upper": plain["upper"],
                         "noise_scale": plain["noise_scale"],
+                        "noise_autocorrelation": plain["autocorrelation"],
                         # The rule's floor alone, as for a Gaussian noise; no holidays.
                         "score_threshold": bench_forecasts_module.NOISE_FLOOR_SCORE,
                         "holiday": pd.Series(pd.NA, index=range(hours), dtype="string"),
@@ -456,6 +457,8 @@ def bench_expectations() -> None:
     if real:
         print("\nThis project's flags on the real series under raised score thresholds")
         print(bench_forecasts_module.format_threshold_trade(real))
+        print("\nA threshold per series chosen with hindsight of its labels (factor x today's)")
+        print(bench_forecasts_module.format_hindsight(real))
         print("\nThe hours flagged outside the labelled windows")
         print(bench_forecasts_module.format_outside_moves(real))
         png = bench_forecasts_module.plot(real, BENCH_DIR / "real_series.png")
@@ -491,6 +494,8 @@ def bench_expectations() -> None:
     forecast_figures = bench_forecasts(default_db, default_events, labels)
     print("\nForecasts of every series of the default data, the same run")
     print(format_forecast_table(forecast_figures))
+    print("\nHours flagged per million under pure noise, by the anomaly rule without and with runs")
+    print(bench_forecasts_module.format_null_flag_rates(bench_forecasts_module.null_flag_rates()))
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ class ForecastCache:
                 excluded_hours=meta["excluded_hours"],
                 score_threshold=meta["score_threshold"],
                 noise_degrees_of_freedom=meta["noise_degrees_of_freedom"],
+                noise_autocorrelation=meta["noise_autocorrelation"],
             )
             holiday = np.array(meta["holiday"], dtype=object) if meta["holiday"] else None
             holiday_is_expected = stored.get("holiday_is_expected")
@@ -94,6 +95,7 @@ class ForecastCache:
             "excluded_hours": fit.forecast.excluded_hours,
             "score_threshold": fit.forecast.score_threshold,
             "noise_degrees_of_freedom": fit.forecast.noise_degrees_of_freedom,
+            "noise_autocorrelation": fit.forecast.noise_autocorrelation,
             "params": fit.warm_start,
             "level_half_life_hours": fit.level_half_life_hours,
             "backtest_mae": fit.backtest_mae,

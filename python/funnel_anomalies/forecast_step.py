@@ -145,6 +145,7 @@ class _ForecastColumns:
             "noise_scale": forecast.noise_scale,
             "score_threshold": forecast.score_threshold,
             "noise_degrees_of_freedom": forecast.noise_degrees_of_freedom,
+            "noise_autocorrelation": forecast.noise_autocorrelation,
             "noise_band_ratio": _noise_band_ratio(forecast, self.interval_width),
             "method": method if forecast.status != "all_zero" else "none: no events",
             "fit_status": forecast.status,
@@ -268,6 +269,7 @@ def _no_forecasts() -> pd.DataFrame:
                     "noise_scale",
                     "score_threshold",
                     "noise_degrees_of_freedom",
+                    "noise_autocorrelation",
                     "noise_band_ratio",
                 )
             },

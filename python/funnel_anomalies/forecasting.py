@@ -23,6 +23,8 @@ How a (shop, metric) total is forecast:
    how heavy the series' tails are. The band is its interval, mapped back to counts
    (asymmetric, never negative); the score threshold of the series is the t quantile at
    `anomaly_risk`, so a bursty series needs a larger deviation to be flagged than a calm one.
+   How much an error persists into the next hour (its lag-1 autocorrelation) goes with
+   it: fct_anomalies scores runs of hours by it.
 5. **Holidays are learnt, not assumed.** A holiday's effect applies only where an earlier
    occurrence of it lies in the series' own history; the first time a shop meets it, it
    is not expected (and is flagged if it moves the shop), unless it is a promotion whose
@@ -123,6 +125,7 @@ class SeriesForecast:
     excluded_hours: int = 0
     score_threshold: float = 4.0
     noise_degrees_of_freedom: float = MAX_DEGREES_OF_FREEDOM
+    noise_autocorrelation: float = 0.0
 
 
 @dataclass
@@ -263,6 +266,30 @@ def band_from_noise(
         _from_transformed(center + half_width * scale),
         scale,
     )
+
+
+# Pairs of consecutive clean hours below which an autocorrelation is not estimated (0).
+MIN_AUTOCORRELATION_PAIRS = 48
+MAX_AUTOCORRELATION = 0.95
+
+
+def error_autocorrelation(standardized: np.ndarray, clean: np.ndarray) -> float:
+    """The lag-1 autocorrelation of a series' standardized errors over pairs of
+    consecutive clean hours, in [0, MAX_AUTOCORRELATION]. Errors that persist from hour to
+    hour (real traffic's bursts, a level the model follows late) make a run of deviations
+    likelier than independent hours would be; the anomaly rule's run score divides by the
+    spread of a sum of such errors. Negative values count as none: a run is never scored
+    as rarer than under independent errors."""
+    standardized = np.asarray(standardized, dtype=float)
+    pairs = clean[:-1] & clean[1:]
+    if pairs.sum() < MIN_AUTOCORRELATION_PAIRS:
+        return 0.0
+    earlier, later = standardized[:-1][pairs], standardized[1:][pairs]
+    spread = earlier.std() * later.std()
+    if spread == 0:
+        return 0.0
+    correlation = float(np.mean((earlier - earlier.mean()) * (later - later.mean())) / spread)
+    return float(np.clip(correlation, 0.0, MAX_AUTOCORRELATION))
 
 
 def _bulk_noise(residuals: np.ndarray, level: np.ndarray) -> NoiseModel:
@@ -681,6 +708,9 @@ def fit_total(
         expected[residual_hours],
     )
     lower, upper, scale = band_from_noise(expected, noise, settings.interval_width)
+    autocorrelation = error_autocorrelation(
+        (frame["y"].to_numpy() - _transform(expected)) / scale, residual_hours
+    )
     if silent[-STOPPED_AFTER_HOURS:].all():
         status = "stopped"
     elif history_days >= 7:
@@ -696,6 +726,7 @@ def fit_total(
         int(is_outlier.sum()),
         noise.score_threshold(settings.anomaly_risk),
         noise.degrees_of_freedom,
+        autocorrelation,
     )
     backtest = errors[chosen] if np.isfinite(errors[chosen]) else None
     return TotalFit(
@@ -819,6 +850,7 @@ def forecast_values(
         clean = seen & ~total.is_outlier & ~far_off
         noise = fit_noise(residuals[clean], expected[clean])
         lower, upper, scale = band_from_noise(expected, noise, settings.interval_width)
+        autocorrelation = error_autocorrelation(residuals / scale, clean)
         if total.forecast.status in ("all_zero", "short_history", "stopped"):
             status = total.forecast.status
         elif first_seen >= 7 * HOURS_PER_DAY and history_days > 7:
@@ -835,6 +867,7 @@ def forecast_values(
                 int((~clean & seen).sum()),
                 noise.score_threshold(settings.anomaly_risk),
                 noise.degrees_of_freedom,
+                autocorrelation,
             )
         )
     return forecasts

@@ -22,6 +22,7 @@ compared as (
         forecasts.expected_lower,
         forecasts.expected_upper,
         forecasts.noise_scale,
+        forecasts.noise_autocorrelation,
         greatest(forecasts.score_threshold, {{ var('anomaly_min_score') }}) as score_threshold,
         forecasts.holiday,
         forecasts.is_holiday_expected,
@@ -40,20 +41,81 @@ compared as (
     inner join forecasts using (shop, hour_at, metric, dimension, dimension_value)
 ),
 
-flagged as (
+beyond_band as (
     select
         *,
         (
             not is_hour_in_progress
             and (actual < expected_lower or actual > expected_upper)
-            and abs(score) >= score_threshold
             and abs(deviation) >= {{ var('anomaly_min_deviation') }}
-        ) as is_anomaly,
+        ) as is_beyond_band,
         case
             when deviation > 0 then 'positive'
             when deviation < 0 then 'negative'
         end as direction,
     from compared
+),
+
+-- Runs of 2 and 3 consecutive hours beyond the band in one direction, by their last
+-- hour: the run's combined score, null where there is no such run. The sum of the run's
+-- scores over its spread (Stouffer's method, reading in noise levels like one hour's
+-- score); errors that persist from hour to hour with lag-1 correlation r (AR(1)) give a
+-- sum of 2 a variance of 2 + 2r and a sum of 3 one of 3 + 4r + 2r^2, so runs of a series
+-- whose errors cling together count for less.
+runs_ending_here as (
+    select
+        *,
+        case
+            when
+                is_beyond_band
+                and lag(is_beyond_band, 1) over series_hours
+                and lag(direction, 1) over series_hours = direction
+                and lag(hour_at, 1) over series_hours = hour_at - interval 1 hour
+                then
+                    (score + lag(score, 1) over series_hours)
+                    / sqrt(2 + 2 * noise_autocorrelation)
+        end as two_hour_run_score,
+        case
+            when
+                is_beyond_band
+                and lag(is_beyond_band, 1) over series_hours
+                and lag(is_beyond_band, 2) over series_hours
+                and lag(direction, 1) over series_hours = direction
+                and lag(direction, 2) over series_hours = direction
+                and lag(hour_at, 2) over series_hours = hour_at - interval 2 hour
+                then
+                    (score + lag(score, 1) over series_hours + lag(score, 2) over series_hours)
+                    / sqrt(3 + 4 * noise_autocorrelation + 2 * noise_autocorrelation ^ 2)
+        end as three_hour_run_score,
+    from beyond_band
+    window series_hours as (
+        partition by shop, metric, dimension, dimension_value order by hour_at
+    )
+),
+
+-- An hour's strongest run: of those that end at it, at the next hour or the one after.
+runs_through_here as (
+    select
+        *,
+        greatest(
+            abs(two_hour_run_score),
+            abs(lead(two_hour_run_score, 1) over series_hours),
+            abs(three_hour_run_score),
+            abs(lead(three_hour_run_score, 1) over series_hours),
+            abs(lead(three_hour_run_score, 2) over series_hours)
+        ) as run_score,
+    from runs_ending_here
+    window series_hours as (
+        partition by shop, metric, dimension, dimension_value order by hour_at
+    )
+),
+
+flagged as (
+    select
+        * exclude (two_hour_run_score, three_hour_run_score),
+        is_beyond_band and greatest(abs(score), coalesce(run_score, 0)) >= score_threshold
+            as is_anomaly,
+    from runs_through_here
 ),
 
 totals as (
