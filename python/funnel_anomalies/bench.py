@@ -40,6 +40,7 @@ import pandas as pd
 from funnel_anomalies import bench_forecasts as bench_forecasts_module
 from funnel_anomalies import (
     bench_hostile,
+    bench_localizer,
     chart,
     evaluation,
     events_input,
@@ -401,7 +402,7 @@ def bench_chart(db: Path) -> str:
     return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
 
 
-PARTS = ("hourly", "forecasts", "hostile")
+PARTS = ("hourly", "forecasts", "hostile", "localizer")
 # Generated data the forecasts are judged on: the default sample, and data of other seeds,
 # sizes and lengths on which nothing was tuned.
 FORECAST_SPECS = {
@@ -422,7 +423,8 @@ def main() -> None:
         choices=PARTS,
         default=list(PARTS),
         help="hourly: hourly tables and the chart; forecasts: expectations against the plain "
-        "way, baselines and an oracle; hostile: crafted input",
+        "way, baselines and an oracle; hostile: crafted input; localizer: root causes on "
+        "semi-synthetic cases",
     )
     arguments = parser.parse_args()
     BENCH_DIR.mkdir(exist_ok=True)
@@ -433,6 +435,12 @@ def main() -> None:
     if "hostile" in arguments.parts:
         print("\nHostile input: whole builds of a week of 100,000 events, and crafted variants")
         print(bench_hostile.format_hostile_table(bench_hostile.bench_hostile(BENCH_DIR)))
+    if "localizer" in arguments.parts:
+        print(
+            f"\nRoot causes: {bench_localizer.CASES_PER_CELL} semi-synthetic cases per cell, "
+            "F1 of exact element matches"
+        )
+        print(bench_localizer.format_localizer_table(bench_localizer.bench_localizer()))
 
 
 def bench_pipeline(sizes: list[int]) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import duckdb
 import typer
+from tqdm import tqdm
 
-from funnel_anomalies import evaluation, exports, pipeline, sample_data
+from funnel_anomalies import evaluation, exports, leaf_files, localizer, pipeline, sample_data
 from funnel_anomalies.errors import InputError, PipelineError
 from funnel_anomalies.forecasting import ForecastSettings
 from funnel_anomalies.project import DEFAULT_DB, DEFAULT_EVENTS, DEFAULT_LABELS, DEFAULT_OUT
@@ -91,6 +92,26 @@ def evaluate(
         scores = evaluation.detection_scores(con, evaluation.load_labels(labels))
     typer.echo(evaluation.DETECTION_HEADER)
     typer.echo(evaluation.format_detection(str(labels.name), scores))
+
+
+@app.command()
+def localize(
+    paths: list[str] = typer.Argument(..., help="CSV files of leaves, or folders of them."),
+    actual: str = typer.Option("real", help="Column of actual values."),
+    expected: str = typer.Option("predict", help="Column of expected values."),
+) -> None:
+    """Print each file's root-cause set: its path, a tab, the elements (`;` between
+    elements, `&` between a combination's `dimension=value` parts)."""
+    try:
+        files = leaf_files.find(paths)
+        progress = tqdm(files, unit="file", disable=not sys.stderr.isatty() or len(files) < 2)
+        for shown, file in progress:
+            leaves, dimensions = leaf_files.read(file, actual, expected)
+            elements = localizer.localize(leaves, dimensions, actual, expected)
+            progress.write(f"{shown}\t{localizer.format_elements(elements)}", file=sys.stdout)
+    except InputError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,144 @@
+"""The localizer on hand-made leaves, and `funnel-anomalies localize` on CSV files."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from funnel_anomalies import localizer
+from funnel_anomalies.bench_localizer import make_case
+
+DIMENSIONS = ["device", "geography", "utm_source", "utm_medium"]
+VALUES = {
+    "device": ["Android", "Windows", "iOS", "macOS"],
+    "geography": ["CA", "DE", "FR", "GB", "US"],
+    "utm_source": ["direct", "fbig", "google", "tiktok"],
+    "utm_medium": ["cpc", "organic", "social"],
+}
+
+
+def hour_of_leaves(seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    leaves = pd.DataFrame(list(itertools.product(*VALUES.values())), columns=DIMENSIONS)
+    leaves["predict"] = rng.gamma(2.0, 40.0, len(leaves))
+    leaves["real"] = rng.poisson(leaves["predict"]).astype(float)
+    return leaves
+
+
+def moved(leaves: pd.DataFrame, where: pd.Series, factor: float, seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    changed = leaves.copy()
+    changed.loc[where, "real"] = rng.poisson(changed.loc[where, "predict"] * factor)
+    return changed
+
+
+def found(leaves: pd.DataFrame) -> str:
+    return localizer.format_elements(localizer.localize(leaves, DIMENSIONS))
+
+
+def test_no_clear_cause_when_every_leaf_is_noise():
+    assert found(hour_of_leaves()) == ""
+
+
+def test_a_single_value_that_dropped():
+    leaves = hour_of_leaves()
+    assert found(moved(leaves, leaves["device"] == "Android", 0.4)) == "device=Android"
+
+
+def test_a_pair_of_values_neither_of_which_moved_alone():
+    # iOS visitors from the Instagram/Facebook in-app browser stop arriving: iOS from
+    # elsewhere and Android from fbig are fine, so neither "iOS" nor "fbig" is the cause.
+    leaves = hour_of_leaves()
+    where = (leaves["device"] == "iOS") & (leaves["utm_source"] == "fbig")
+    elements = localizer.localize(moved(leaves, where, 0.1), DIMENSIONS)
+    assert localizer.format_elements(elements) == "device=iOS&utm_source=fbig"
+    assert elements[0].explained == pytest.approx(1.0, abs=0.15)
+    assert elements[0].factor == pytest.approx(0.1, abs=0.05)
+
+
+def test_a_dominant_segment_is_found_when_everything_outside_it_is_normal():
+    # US visitors carry most of the traffic and surge; the rest stays as expected.
+    leaves = hour_of_leaves()
+    leaves.loc[leaves["geography"] == "US", ["predict"]] *= 8
+    leaves["real"] = np.random.default_rng(3).poisson(leaves["predict"]).astype(float)
+    us = leaves["geography"] == "US"
+    assert leaves.loc[us, "predict"].sum() / leaves["predict"].sum() > 0.6
+    assert found(moved(leaves, us, 1.8)) == "geography=US"
+
+
+def test_two_elements_at_once_each_with_its_share():
+    leaves = hour_of_leaves()
+    tiktok = leaves["utm_source"] == "tiktok"
+    android_de = (leaves["device"] == "Android") & (leaves["geography"] == "DE")
+    both = moved(moved(leaves, tiktok, 0.2), android_de & ~tiktok, 2.5, seed=4)
+    elements = localizer.localize(both, DIMENSIONS)
+    assert {element.notation() for element in elements} == {
+        "utm_source=tiktok",
+        "device=Android&geography=DE",
+    }
+    # Each explains its own leaves' deviation: of opposite signs here, together the whole.
+    assert sum(element.explained for element in elements) == pytest.approx(1.0, abs=0.05)
+
+
+def test_parts_follow_the_dimensions_order_whatever_the_columns_order():
+    leaves = hour_of_leaves()
+    where = (leaves["geography"] == "FR") & (leaves["utm_medium"] == "cpc")
+    shuffled = moved(leaves, where, 3.0)[["utm_medium", "real", "geography", "predict", "device"]]
+    shuffled = shuffled.assign(utm_source=leaves["utm_source"])
+    assert found(shuffled) == "geography=FR&utm_medium=cpc"
+
+
+def test_the_benchmark_cases_move_exactly_their_root_causes():
+    case = make_case(seed=5, depth=2, count=2)
+    assert len(case.root_causes) == 2
+    assert all(len(element) == 2 for element in case.root_causes)
+
+
+def _localize_command(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "funnel_anomalies.cli", "localize", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_command_prints_a_line_per_file_with_the_path_as_given(tmp_path):
+    leaves = hour_of_leaves()
+    folder = tmp_path / "cases"
+    (folder / "deeper").mkdir(parents=True)
+    moved(leaves, leaves["device"] == "macOS", 0.2).to_csv(folder / "a.csv", index=False)
+    leaves.to_csv(folder / "deeper" / "b.csv", index=False)
+    renamed = moved(leaves, leaves["geography"] == "GB", 2.0)
+    renamed.rename(columns={"real": "actual", "predict": "forecast"}).to_csv(
+        tmp_path / "c.csv", index=False
+    )
+    completed = _localize_command(str(folder))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == [
+        f"{folder}/a.csv\tdevice=macOS",
+        f"{folder}/deeper/b.csv\t",
+    ]
+    completed = _localize_command(
+        str(tmp_path / "c.csv"), "--actual", "actual", "--expected", "forecast"
+    )
+    assert completed.stdout.splitlines() == [f"{tmp_path / 'c.csv'}\tgeography=GB"]
+
+
+def test_the_command_names_the_file_and_column_that_is_wrong(tmp_path):
+    bad = tmp_path / "bad.csv"
+    hour_of_leaves().assign(real="many").to_csv(bad, index=False)
+    completed = _localize_command(str(bad))
+    assert completed.returncode == 1
+    assert str(bad) in completed.stderr and "'real'" in completed.stderr
+    assert "not numbers" in completed.stderr
+    good = tmp_path / "good.csv"
+    hour_of_leaves().to_csv(good, index=False)
+    missing = _localize_command(str(good), "--expected", "forecast")
+    assert missing.returncode == 1
+    assert str(good) in missing.stderr and "column 'forecast' is missing" in missing.stderr
