@@ -24,7 +24,8 @@ since its improvement counts its own leaves' joint move, not a share. Among equa
 improvements the shallower element is kept (the simpler explanation). The noise is
 estimated again from the leaves outside the set found, and the search repeated until the
 set is stable: a dominant segment's leaves would otherwise inflate the noise that judges
-it.
+it. Leaves expected at zero cannot move by a factor, so an element made only of them (a
+value never seen before) is not found here.
 
 The reading of the literature behind it (written here, nothing copied): Adtributor's
 explanatory power (the share of the deviation an element explains, reported here as
