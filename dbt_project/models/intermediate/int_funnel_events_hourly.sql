@@ -1,5 +1,5 @@
 -- Counted funnel events per shop, hour, metric and dimension value, for the hours that had
--- events, each value as counted (the long tail folded, int_dimension_values_ranked).
+-- events, each value as counted (the long tail folded: int_funnel_events_folded).
 
 {% set event_dimensions = ['geography', 'device'] %}
 -- Marketing dimensions describe how a visitor arrived: only landing page views carry them.
@@ -7,30 +7,8 @@
 
 with
 
-segments as (
-    select * from {{ ref('int_funnel_events_by_segment') }}
-),
-
-dimension_values as (
-    select * from {{ ref('int_dimension_values_ranked') }}
-),
-
 folded as (
-    select
-        segments.shop,
-        segments.hour_at,
-        segments.metric,
-        {% for dimension in landing_dimensions %}
-            {{ dimension }}_values.counted_as_value as {{ dimension }},
-        {% endfor %}
-        segments.events,
-    from segments
-    {% for dimension in landing_dimensions %}
-        left join dimension_values as {{ dimension }}_values
-            on segments.shop = {{ dimension }}_values.shop
-            and {{ dimension }}_values.dimension = '{{ dimension }}'
-            and segments.{{ dimension }} = {{ dimension }}_values.dimension_value
-    {% endfor %}
+    select * from {{ ref('int_funnel_events_folded') }}
 ),
 
 other_funnel_events_by_dimension as (
