@@ -236,22 +236,18 @@ def bench_real(folder: Path) -> tuple[list[RealFigures], float]:
         weeks = (~inside & after_probation).sum() / 168
         flags = {"this project": own["is_anomaly"].to_numpy(), "plain": plain_flags}
         outside = ~inside & after_probation
-        raised = {}
-        for factor in THRESHOLD_FACTORS:
-            kept = flags["this project"] & (
-                _strength(own) >= factor * own["score_threshold"].to_numpy()
+        strength = _relative_strength(own)
+        # Windows caught and hours outside them per week, every threshold times a factor.
+        trades = {
+            float(factor): (
+                real_series.windows_caught(hours, strength >= factor, series),
+                float(((strength >= factor) & outside).sum() / weeks),
             )
-            raised[factor] = (
-                real_series.windows_caught(hours, kept, series),
-                float((kept & outside).sum() / weeks),
-            )
+            for factor in {*THRESHOLD_FACTORS, *HINDSIGHT_FACTORS}
+        }
+        raised = {factor: trades[factor] for factor in THRESHOLD_FACTORS}
         hindsight = _hindsight_threshold(
-            own,
-            hours,
-            series,
-            outside,
-            weeks,
-            real_series.windows_caught(hours, plain_flags, series),
+            trades, real_series.windows_caught(hours, plain_flags, series)
         )
         median = expectations["median of 4 weeks"]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -279,26 +275,29 @@ def bench_real(folder: Path) -> tuple[list[RealFigures], float]:
     return figures, seconds
 
 
-def _strength(own: pd.DataFrame) -> np.ndarray:
-    """What fct_anomalies compares with an hour's threshold: its score, or its run's."""
-    return np.fmax(own["score"].abs().to_numpy(), own["run_score"].to_numpy())
-
-
-def _hindsight_threshold(own, hours, series, outside, weeks, plain_caught):
-    """The best a threshold of this series alone could do, chosen knowing the labels."""
+def _relative_strength(own: pd.DataFrame) -> np.ndarray:
+    """Each hour's strength against its threshold as fct_anomalies judges it (its score,
+    or its run's, over score_threshold), 0 where it is not beyond the band: the hour is
+    flagged where this reaches 1, and under thresholds times f where it reaches f."""
     counts = own["actual"].to_numpy(dtype=float)
-    expected = own["expected"].to_numpy()
     beyond = (
         ((counts < own["expected_lower"].to_numpy()) | (counts > own["expected_upper"].to_numpy()))
-        & (np.abs(counts - expected) >= MIN_DEVIATION)
+        & (np.abs(counts - own["expected"].to_numpy()) >= MIN_DEVIATION)
         & ~own["is_hour_in_progress"].to_numpy()
     )
-    strength = _strength(own) / own["score_threshold"].to_numpy()
+    strength = np.fmax(own["score"].abs().to_numpy(), own["run_score"].to_numpy())
+    return np.where(beyond, strength / own["score_threshold"].to_numpy(), 0.0)
+
+
+def _hindsight_threshold(
+    trades: dict[float, tuple[int, float]], plain_caught: int
+) -> tuple[float, int, float] | None:
+    """The best a threshold of this series alone could do, chosen knowing the labels:
+    the factor whose flags catch as many windows as the plain way with the fewest hours
+    outside them (`trades`: both, by factor)."""
     best = None
     for factor in HINDSIGHT_FACTORS:
-        flagged = beyond & (strength >= factor)
-        caught = real_series.windows_caught(hours, flagged, series)
-        per_week = float((flagged & outside).sum() / weeks)
+        caught, per_week = trades[float(factor)]
         if caught >= plain_caught and (best is None or per_week < best[2]):
             best = (float(factor), caught, per_week)
     return best
