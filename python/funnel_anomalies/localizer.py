@@ -121,11 +121,19 @@ def _relative_noise(actual: np.ndarray, expected: np.ndarray, outside: np.ndarra
     return float(np.sqrt(max(np.median(excess), 0.0)))
 
 
+@dataclass(frozen=True)
+class _Chosen:
+    candidate: int
+    factor: float
+    improvement: float
+    leaves: np.ndarray  # which leaves the element covers
+
+
 def _select(
     actual: np.ndarray, expected: np.ndarray, candidates: _Candidates, relative_noise: float
-) -> list[tuple[int, float, float]]:
-    """Greedy forward selection: (candidate, factor, improvement) in the order chosen. A
-    chosen element's leaves are explained: later elements are judged on the rest only."""
+) -> list[_Chosen]:
+    """Greedy forward selection, in the order chosen. A chosen element's leaves are
+    explained: later elements are judged on the rest only."""
     variance = np.maximum(expected, 1.0) + np.square(relative_noise * expected)
     weight = 1.0 / np.maximum(variance, 1e-12)
     # An improvement is the square of a standard normal for an element whose leaves did
@@ -133,7 +141,7 @@ def _select(
     # FALSE_ELEMENT_RISK / candidates (Bonferroni), so a search adds a spurious element
     # with chance at most FALSE_ELEMENT_RISK.
     penalty = float(chi2.isf(FALSE_ELEMENT_RISK / max(len(candidates.parts), 1), 1))
-    chosen: list[tuple[int, float, float]] = []
+    chosen: list[_Chosen] = []
     for _ in range(MAX_ELEMENTS):
         moved = weight * expected * (actual - expected)
         scale = weight * np.square(expected)
@@ -153,8 +161,9 @@ def _select(
         improvement, candidate, factor = best
         if candidate < 0 or improvement <= penalty:
             break
-        chosen.append((candidate, factor, improvement))
-        weight = np.where(_leaves_of(candidates, candidate), 0.0, weight)
+        leaves = _leaves_of(candidates, candidate)
+        chosen.append(_Chosen(candidate, factor, improvement, leaves))
+        weight = np.where(leaves, 0.0, weight)
     return chosen
 
 
@@ -181,27 +190,31 @@ def localize(
     expectations = np.maximum(leaves[expected].to_numpy(dtype=float), 0.0)
     candidates = _candidates(leaves, dimensions, max_depth)
     outside = np.ones(len(leaves), dtype=bool)
-    chosen: list[tuple[int, float, float]] = []
+    chosen: list[_Chosen] = []
     previous: set[int] | None = None
     for _ in range(MAX_ROUNDS):
         noise = _relative_noise(values, expectations, outside)
         chosen = _select(values, expectations, candidates, noise)
-        found = {candidate for candidate, _, _ in chosen}
+        found = {element.candidate for element in chosen}
         if found == previous:
             break
         previous = found
         outside = np.ones(len(leaves), dtype=bool)
-        for candidate in found:
-            outside &= ~_leaves_of(candidates, candidate)
+        for element in chosen:
+            outside &= ~element.leaves
     total_deviation = float(np.sum(values - expectations))
     elements = []
     explained_already = np.zeros(len(leaves), dtype=bool)
-    for candidate, factor, improvement in chosen:
+    for element in chosen:
         # In the order chosen, each element explains the deviation of the leaves no element
         # before it took, as the selection judged it.
-        leaves_in = _leaves_of(candidates, candidate) & ~explained_already
+        leaves_in = element.leaves & ~explained_already
         explained_already |= leaves_in
         deviation = float(np.sum(values[leaves_in] - expectations[leaves_in]))
         explained = deviation / total_deviation if total_deviation else 0.0
-        elements.append(Element(candidates.parts[candidate], explained, factor, improvement))
+        elements.append(
+            Element(
+                candidates.parts[element.candidate], explained, element.factor, element.improvement
+            )
+        )
     return sorted(elements, key=lambda element: -abs(element.explained))
