@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from funnel_anomalies import localizer
+from funnel_anomalies import localizer, root_causes
 from funnel_anomalies.bench_localizer import make_case
 
 DIMENSIONS = ["device", "geography", "utm_source", "utm_medium"]
@@ -91,6 +91,87 @@ def test_parts_follow_the_dimensions_order_whatever_the_columns_order():
     shuffled = moved(leaves, where, 3.0)[["utm_medium", "real", "geography", "predict", "device"]]
     shuffled = shuffled.assign(utm_source=leaves["utm_source"])
     assert found(shuffled) == "geography=FR&utm_medium=cpc"
+
+
+def test_no_element_when_the_whole_hour_moved():
+    # A holiday or a slow site: every leaf falls by the same factor, so no segment is the
+    # cause, however large a segment is.
+    leaves = hour_of_leaves()
+    assert found(moved(leaves, leaves["device"].notna(), 0.6)) == ""
+
+
+def test_an_element_is_found_against_the_rest_when_the_rest_moved_too():
+    # iOS visitors vanish while everyone else is 20% below expectation (say the forecast
+    # was high): iOS is the cause, judged against the rest's common move.
+    leaves = hour_of_leaves()
+    ios = leaves["device"] == "iOS"
+    both = moved(moved(leaves, ios, 0.0), ~ios, 0.8, seed=5)
+    elements = localizer.localize(both, DIMENSIONS)
+    assert elements[0].notation() == "device=iOS"
+    assert elements[0].factor == pytest.approx(0.0, abs=0.05)
+    assert 0.4 < elements[0].explained < 0.8
+
+
+def overdispersed_hours(hours: int, dispersion: float, seed: int = 6):
+    """Leaves x hours of counts whose variance is `dispersion` times their mean (a visit
+    makes several events), with the expectations they were drawn around."""
+    rng = np.random.default_rng(seed)
+    expected = np.outer(rng.gamma(2.0, 20.0, 60), 1 + 0.5 * np.sin(np.arange(hours) / 4))
+    # Negative binomial with mean m and variance dispersion * m.
+    success = 1.0 / dispersion
+    counts = rng.negative_binomial(expected * success / (1 - success), success)
+    return counts.astype(float), expected
+
+
+def test_the_leaves_noise_learnt_from_history_finds_their_dispersion():
+    counts, expected = overdispersed_hours(hours=400, dispersion=3.0)
+    noise = localizer.leaf_noise(counts, expected, np.ones(counts.shape[1], dtype=bool))
+    assert noise.dispersion == pytest.approx(3.0, rel=0.2)
+    assert noise.relative < 0.05
+
+
+def test_noise_from_history_keeps_overdispersed_leaves_from_naming_elements():
+    counts, expected = overdispersed_hours(hours=401, dispersion=3.0)
+    noise = localizer.leaf_noise(counts[:, :-1], expected[:, :-1], np.ones(400, dtype=bool))
+    leaves = pd.DataFrame(
+        {
+            "a": [f"a{i % 6}" for i in range(60)],
+            "b": [f"b{i // 6}" for i in range(60)],
+            "real": counts[:, -1],
+            "predict": expected[:, -1],
+        }
+    )
+    assert localizer.localize(leaves, ["a", "b"], noise=noise) == []
+    a2 = leaves["a"] == "a2"
+    leaves.loc[a2, "real"] = np.round(leaves.loc[a2, "predict"] * 0.3)
+    assert localizer.format_elements(localizer.localize(leaves, ["a", "b"], noise=noise)) == "a=a2"
+
+
+def test_each_anomalous_hour_gets_its_elements_ranked_with_combinations_named_in_order():
+    leaves = hour_of_leaves()
+    where = (leaves["device"] == "iOS") & (leaves["utm_source"] == "fbig")
+    hour = moved(leaves, where, 0.0).rename(columns={"real": "events", "predict": "expected"})
+    quiet = hour_of_leaves(seed=7).rename(columns={"real": "events", "predict": "expected"})
+    frame = pd.concat(
+        [
+            hour.assign(hour_at=pd.Timestamp("2026-01-01 10:00"), metric="landing_page_views"),
+            quiet.assign(hour_at=pd.Timestamp("2026-01-01 11:00"), metric="landing_page_views"),
+        ]
+    ).assign(shop="s", session_utm_source=None, session_utm_medium=None)
+    frame = frame.assign(noise_dispersion=1.0, noise_relative=0.0)
+    found_rows = root_causes.localize_hours(frame)
+    assert found_rows[["hour_at", "element_rank", "dimension", "dimension_value"]].to_dict(
+        "records"
+    ) == [
+        {
+            "hour_at": pd.Timestamp("2026-01-01 10:00"),
+            "element_rank": 1,
+            "dimension": "device & utm_source",
+            "dimension_value": "iOS & fbig",
+        }
+    ]
+    assert found_rows["element"].tolist() == ["device=iOS&utm_source=fbig"]
+    assert root_causes.localize_hours(frame.iloc[:0]).empty
 
 
 def test_the_benchmark_cases_move_exactly_their_root_causes():

@@ -40,16 +40,25 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
+from scipy.special import ndtri
 
 MAX_DEPTH = 3
 MAX_ELEMENTS = 10
 MAX_ROUNDS = 4
 FALSE_ELEMENT_RISK = 0.01
-# The median of a chi-squared variable of one degree of freedom: turns the median squared
-# standardized deviation into a variance estimate that a minority of moved leaves
-# cannot move far.
-CHI2_1_MEDIAN = 0.454936
+# The noise is fitted on the lower quartile of the leaves' squared standardized
+# deviations, where a chi-squared variable of one degree of freedom has this value: moved
+# leaves only ever raise squares, so even when they are most of the large leaves (iOS
+# traffic gone, a third of a shop) the quartile still sees unmoved ones.
+NOISE_QUANTILE = 0.25
+CHI2_1_AT_NOISE_QUANTILE = float(ndtri((1 + NOISE_QUANTILE) / 2) ** 2)
+
+
+def chi2_1_beyond(risk: float) -> float:
+    """The value a chi-squared variable of one degree of freedom (a standard normal's
+    square) exceeds with chance `risk`. Written with the normal's quantile: scipy.stats
+    takes a second to import, in every build's dbt Python model."""
+    return float(ndtri(1.0 - risk / 2.0) ** 2)
 
 
 @dataclass(frozen=True)
@@ -111,14 +120,61 @@ def _candidates(leaves: pd.DataFrame, dimensions: list[str], max_depth: int) -> 
     return _Candidates(parts, group_of_leaf, groupings)
 
 
-def _relative_noise(actual: np.ndarray, expected: np.ndarray, outside: np.ndarray) -> float:
-    """r in variance = f + (r f)^2, from the median standardized square of the leaves
-    `outside` the elements found so far."""
-    if outside.sum() < 3:
-        return 0.0
-    f = np.maximum(expected[outside], 1e-9)
-    excess = (np.square(actual[outside] - f) / CHI2_1_MEDIAN - np.maximum(f, 1.0)) / np.square(f)
-    return float(np.sqrt(max(np.median(excess), 0.0)))
+@dataclass(frozen=True)
+class Noise:
+    """A leaf's noise variance, `dispersion * f + (relative * f)^2`: a count's own
+    noise, widened where one visit makes several events (product views per session), and
+    noise proportional to the level (a leaf's expectation is itself an estimate)."""
+
+    dispersion: float
+    relative: float
+
+    def variance(self, expected: np.ndarray) -> np.ndarray:
+        return self.dispersion * expected + np.square(self.relative * expected)
+
+    def smallest_scale(self) -> float:
+        """What an element expected at one event weighs in the fit (see _select): no element
+        is judged as if it held less, so a leaf expected at a hundredth of an event that
+        gets one is no more surprising than a leaf expected at one."""
+        return 1.0 / (self.dispersion + self.relative**2)
+
+
+NOISE_MIN_EXPECTED = 5.0
+NOISE_MIN_LEAVES_FOR_RELATIVE = 100
+# The proportional noise levels the fit tries; the dispersion follows from each.
+RELATIVE_NOISE_GRID = np.concatenate([[0.0], np.geomspace(0.005, 2.0, 40)])
+
+
+def _noise(actual: np.ndarray, expected: np.ndarray, outside: np.ndarray) -> Noise:
+    """The noise of the leaves `outside` the elements found so far, fitted on lower
+    quartiles so that moved leaves cannot inflate it: for each proportional level tried,
+    the dispersion that puts the quartile of standardized squares at a chi-squared(1)'s;
+    of those, the pair that does so for the smaller and the larger leaves alike (small
+    leaves tell the dispersion, large ones the proportional part)."""
+    # Only leaves large enough for their deviations to be near normal: a smaller count's
+    # quartile is set by its chance of zero, not by its variance.
+    fitted = outside & (expected >= NOISE_MIN_EXPECTED)
+    if fitted.sum() < 3:
+        return Noise(1.0, 0.0)
+    f = expected[fitted]
+    squares = np.square(actual[fitted] - f) / CHI2_1_AT_NOISE_QUANTILE
+    larger = f >= np.median(f)
+    best, best_misfit = Noise(1.0, 0.0), np.inf
+    # Too few leaves to tell a proportional part from the dispersion: the dispersion alone.
+    grid = RELATIVE_NOISE_GRID if fitted.sum() >= NOISE_MIN_LEAVES_FOR_RELATIVE else [0.0]
+    for relative in grid:
+        excess = (squares - np.square(relative * f)) / f
+        dispersion = max(float(np.quantile(excess, NOISE_QUANTILE)), 1.0)
+        noise = Noise(dispersion, float(relative))
+        standardized = squares / noise.variance(f)
+        misfit = sum(
+            abs(np.log(max(float(np.quantile(standardized[part], NOISE_QUANTILE)), 1e-12)))
+            for part in (larger, ~larger)
+            if part.any()
+        )
+        if misfit < best_misfit - 1e-12:
+            best, best_misfit = noise, misfit
+    return best
 
 
 @dataclass(frozen=True)
@@ -130,17 +186,19 @@ class _Chosen:
 
 
 def _select(
-    actual: np.ndarray, expected: np.ndarray, candidates: _Candidates, relative_noise: float
+    actual: np.ndarray, expected: np.ndarray, candidates: _Candidates, noise: Noise
 ) -> list[_Chosen]:
     """Greedy forward selection, in the order chosen. A chosen element's leaves are
-    explained: later elements are judged on the rest only."""
-    variance = np.maximum(expected, 1.0) + np.square(relative_noise * expected)
+    explained: later elements are judged on the rest only. None when the whole hour
+    moved: the best element and the rest moved by one factor as far as can be told."""
+    variance = noise.variance(expected)
     weight = 1.0 / np.maximum(variance, 1e-12)
     # An improvement is the square of a standard normal for an element whose leaves did
     # not move: the largest of that many must pass what one reaches with chance
     # FALSE_ELEMENT_RISK / candidates (Bonferroni), so a search adds a spurious element
     # with chance at most FALSE_ELEMENT_RISK.
-    penalty = float(chi2.isf(FALSE_ELEMENT_RISK / max(len(candidates.parts), 1), 1))
+    penalty = chi2_1_beyond(FALSE_ELEMENT_RISK / max(len(candidates.parts), 1))
+    smallest = noise.smallest_scale()
     chosen: list[_Chosen] = []
     for _ in range(MAX_ELEMENTS):
         moved = weight * expected * (actual - expected)
@@ -151,20 +209,36 @@ def _select(
         ):
             numerator = np.bincount(group, moved, minlength=groups)
             denominator = np.bincount(group, scale, minlength=groups)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                improvement = np.where(denominator > 0, numerator**2 / denominator, 0.0)
+            improvement = numerator**2 / np.maximum(denominator, smallest)
             index = int(np.argmax(improvement))
             # Strictly greater: groupings come shallow first, so a tie keeps the shallower.
             if improvement[index] > best[0] * (1 + 1e-9):
-                factor = 1.0 + numerator[index] / denominator[index]
+                factor = 1.0 + numerator[index] / max(denominator[index], smallest)
                 best = (float(improvement[index]), first + index, float(factor))
         improvement, candidate, factor = best
         if candidate < 0 or improvement <= penalty:
             break
         leaves = _leaves_of(candidates, candidate)
+        if not chosen and not _moved_apart(moved, scale, leaves):
+            return []
         chosen.append(_Chosen(candidate, factor, improvement, leaves))
         weight = np.where(leaves, 0.0, weight)
     return chosen
+
+
+def _moved_apart(moved: np.ndarray, scale: np.ndarray, leaves: np.ndarray) -> bool:
+    """Whether an element's leaves and the rest moved by factors of their own, rather than
+    all leaves by one (the hour as a whole: a holiday, a slow site): the two factors must
+    improve the fit over the one beyond what chance gives at FALSE_ELEMENT_RISK. One test,
+    of the element the search chose for its move against the expectation (mostly the
+    size of its segment), not of all candidates: it has passed the search's bound."""
+
+    def improvement(part: np.ndarray) -> float:
+        return float(moved[part].sum()) ** 2 / max(float(scale[part].sum()), 1e-12)
+
+    everything = np.ones(len(leaves), dtype=bool)
+    gain = improvement(leaves) + improvement(~leaves) - improvement(everything)
+    return gain > chi2_1_beyond(FALSE_ELEMENT_RISK)
 
 
 def _leaves_of(candidates: _Candidates, candidate: int) -> np.ndarray:
@@ -174,34 +248,96 @@ def _leaves_of(candidates: _Candidates, candidate: int) -> np.ndarray:
     raise IndexError(candidate)
 
 
+NOISE_SAMPLE_LEAF_HOURS = 200_000
+
+
+def leaf_noise(counts: np.ndarray, expected: np.ndarray, clean: np.ndarray) -> Noise:
+    """The leaves' noise learnt from their history (leaves x hours; `clean` hours only):
+    how far leaves stray from their expectation in hours nothing happened."""
+    hours = np.flatnonzero(clean & (expected.sum(axis=0) > 0))
+    if len(hours) == 0:
+        return Noise(1.0, 0.0)
+    # A sample of hours spread over the history keeps the fit quick on wide metrics.
+    hours = hours[:: max(1, len(hours) * expected.shape[0] // NOISE_SAMPLE_LEAF_HOURS)]
+    actual, baseline = counts[:, hours].ravel(), expected[:, hours].ravel()
+    return _noise(actual, baseline, np.ones(actual.size, dtype=bool))
+
+
+def _search(
+    values: np.ndarray,
+    baseline: np.ndarray,
+    candidates: _Candidates,
+    noise: Noise | None,
+) -> tuple[list[_Chosen], Noise]:
+    """The elements that explain how `values` deviate from `baseline`, and the noise they
+    were judged with: `noise` if given, else fitted on the leaves outside the elements
+    found, again until the elements are stable."""
+    outside = np.ones(len(values), dtype=bool)
+    chosen: list[_Chosen] = []
+    previous: set[int] | None = None
+    hour_noise = noise or Noise(1.0, 0.0)
+    for _ in range(MAX_ROUNDS):
+        hour_noise = noise or _noise(values, baseline, outside)
+        chosen = _select(values, baseline, candidates, hour_noise)
+        found = {element.candidate for element in chosen}
+        if noise is not None or found == previous:
+            break
+        previous = found
+        outside = _outside(chosen, len(values))
+    return chosen, hour_noise
+
+
+def _outside(chosen: list[_Chosen], leaves: int) -> np.ndarray:
+    outside = np.ones(leaves, dtype=bool)
+    for element in chosen:
+        outside &= ~element.leaves
+    return outside
+
+
+def _rest_moved(
+    values: np.ndarray, baseline: np.ndarray, outside: np.ndarray, noise: Noise
+) -> bool:
+    """Whether the leaves outside the elements found, together, still stray from their
+    expectation further than their noise allows (at FALSE_ELEMENT_RISK)."""
+    if not outside.any():
+        return False
+    deviation = float(np.sum(values[outside] - baseline[outside]))
+    variance = float(np.sum(noise.variance(baseline[outside])))
+    return deviation**2 > chi2_1_beyond(FALSE_ELEMENT_RISK) * max(variance, 1e-12)
+
+
 def localize(
     leaves: pd.DataFrame,
     dimensions: list[str],
     actual: str = "real",
     expected: str = "predict",
     max_depth: int = MAX_DEPTH,
+    noise: Noise | None = None,
 ) -> list[Element]:
     """The smallest set of elements that explains how `actual` deviates from `expected`
     over `leaves` (one row per combination of the `dimensions`' values), largest share of
-    the deviation first. Empty when no element moved beyond what noise explains."""
+    the deviation first. Empty when no element moved beyond what noise explains. The
+    leaves' `noise`, when known from history (leaf_noise), is used as it is; otherwise it
+    is fitted on this hour's leaves outside the elements found, until they are stable.
+
+    When the leaves outside the elements found still moved, together, beyond their noise,
+    the whole hour moved (a holiday, a slow site, an expectation off for everyone): the
+    elements are then searched again against everything's common move, the ratio of actual
+    to expected outside them, and each says how much of the deviation from the expectation
+    its own leaves hold (often little: the pipeline then names no element)."""
     if leaves.empty:
         return []
     values = leaves[actual].to_numpy(dtype=float)
     expectations = np.maximum(leaves[expected].to_numpy(dtype=float), 0.0)
     candidates = _candidates(leaves, dimensions, max_depth)
-    outside = np.ones(len(leaves), dtype=bool)
-    chosen: list[_Chosen] = []
-    previous: set[int] | None = None
-    for _ in range(MAX_ROUNDS):
-        noise = _relative_noise(values, expectations, outside)
-        chosen = _select(values, expectations, candidates, noise)
-        found = {element.candidate for element in chosen}
-        if found == previous:
-            break
-        previous = found
-        outside = np.ones(len(leaves), dtype=bool)
-        for element in chosen:
-            outside &= ~element.leaves
+    common = 1.0
+    chosen, used_noise = _search(values, expectations, candidates, noise)
+    outside = _outside(chosen, len(values))
+    if _rest_moved(values, expectations, outside, used_noise):
+        expected_outside = float(expectations[outside].sum())
+        if expected_outside > 0:
+            common = float(values[outside].sum()) / expected_outside
+            chosen, _ = _search(values, expectations * common, candidates, noise)
     total_deviation = float(np.sum(values - expectations))
     elements = []
     explained_already = np.zeros(len(leaves), dtype=bool)
@@ -214,7 +350,10 @@ def localize(
         explained = deviation / total_deviation if total_deviation else 0.0
         elements.append(
             Element(
-                candidates.parts[element.candidate], explained, element.factor, element.improvement
+                candidates.parts[element.candidate],
+                explained,
+                element.factor * common,
+                element.improvement,
             )
         )
     return sorted(elements, key=lambda element: -abs(element.explained))
