@@ -251,7 +251,13 @@ def test_extra_columns_and_null_optional_values_build(tmp_path):
     assert con.execute(
         "select dimension, dimension_value from fct_hourly_metrics "
         "where metric = 'checkout_started' and dimension != 'total' order by all"
-    ).fetchall() == [("device", "Other"), ("geography", "unknown")]
+    ).fetchall() == [
+        ("device", "Other"),
+        ("geography", "unknown"),
+        # Sessions without a landing in the data: no utm values to carry.
+        ("session_utm_medium", "(no landing)"),
+        ("session_utm_source", "(no landing)"),
+    ]
 
 
 # ---- files and paths ----

@@ -25,6 +25,10 @@ METRIC_ORDER = (
     "checkout_completed",
 )
 DIMENSION_ORDER = ("total", "geography", "device", "utm_source", "utm_medium")
+# The founding document's breakdowns only: the session attribution (session_utm_source,
+# session_utm_medium on the later steps) stays in the tables, so the wide report keeps the
+# columns its readers know.
+REPORTED_DIMENSIONS = DIMENSION_ORDER
 SCENARIO_MEANINGS = {
     "A": "one shared contributor across metrics",
     "B": "different contributors per metric",
@@ -44,7 +48,9 @@ def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             round(pct_diff, 2) as pct_diff,
             round(contribution, 4) as contribution,
         from fct_anomalies
-        """
+        where list_contains(?, dimension)
+        """,
+        [list(REPORTED_DIMENSIONS)],
     ).df()
     if long.empty:
         return pd.DataFrame({"shop": pd.Series(dtype=str), "hour_at": pd.Series(dtype="M8[us]")})
@@ -95,7 +101,7 @@ def group_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                 list_transform(
                     contributors,
                     lambda contributor: contributor.metric || ': ' || coalesce(
-                        contributor.dimension || '=' || contributor.value || ' ('
+                        contributor.element || ' ('
                         || cast(round(100 * contributor.contribution) as integer) || '%)',
                         'no clear contributor'
                     )
@@ -118,7 +124,7 @@ def scenarios(con: duckdb.DuckDBPyConnection) -> dict:
     groups = con.execute(
         """
         select group_id, shop, direction, start_at, end_at, n_hours, metrics, scenario,
-            contributors, dimensions, root_cause
+            contributors, dimensions, n_distinct_contributors, root_cause
         from fct_anomaly_groups
         order by group_id
         """
@@ -141,10 +147,12 @@ def scenarios(con: duckdb.DuckDBPyConnection) -> dict:
         scenario,
         contributors,
         dimensions,
+        distinct_contributors,
         root_cause,
     ) in groups:
         firsts = first_by_group.get(group_id, {})
-        shared = {(c["dimension"], c["value"]) for c in contributors if c["dimension"] is not None}
+        # As fct_anomaly_groups counts them (a session's utm values as its landing's).
+        named = [c for c in contributors if c["dimension"] is not None]
         by_scenario[scenario].append(
             {
                 "group_id": group_id,
@@ -157,11 +165,11 @@ def scenarios(con: duckdb.DuckDBPyConnection) -> dict:
                 "dimensional_pattern": {
                     "dimensions": list(dimensions),
                     "shared_contributor": (
-                        {"dimension": next(iter(shared))[0], "value": next(iter(shared))[1]}
-                        if len(shared) == 1
+                        {key: named[0][key] for key in ("dimension", "value", "element")}
+                        if distinct_contributors == 1
                         else None
                     ),
-                    "distinct_contributors": len(shared),
+                    "distinct_contributors": distinct_contributors,
                 },
                 "metric_relationships": {
                     "metrics": sorted(metrics, key=METRIC_ORDER.index),
@@ -182,6 +190,7 @@ def scenarios(con: duckdb.DuckDBPyConnection) -> dict:
                         "metric": c["metric"],
                         "dimension": c["dimension"],
                         "value": c["value"],
+                        "element": c["element"],
                         "contribution": c["contribution"],
                         "peak_hour_at": _iso(c["peak_hour_at"]),
                         "peak_pct_diff": c["peak_pct_diff"],

@@ -5,7 +5,7 @@
 -- forecasts and the reports bounded whatever arrives.
 {{ config(materialized='table') }}  -- joined once per dimension by the breakdown
 
-{% set dimensions = ['geography', 'device', 'utm_source', 'utm_medium'] %}
+{% set dimensions = funnel_dimensions() %}
 
 with
 

@@ -1,12 +1,13 @@
 -- Counted funnel events per shop, hour, metric and segment (geography, device and, for
--- landing page views, the utm values) inside each shop's span: landings from the
--- sessionized page views, the other metrics from the distinct events.
+-- landing page views, the utm values; for the other metrics, their session's landing's)
+-- inside each shop's span: landings from the sessionized page views, the other metrics
+-- from the distinct events attributed to their sessions.
 {{ config(materialized='table') }}  -- read by the value ranking and the breakdown
 
 with
 
-placed_events as (
-    select * from {{ ref('int_events_hourly_placed') }}
+attributed_events as (
+    select * from {{ ref('int_events_attributed_hourly') }}
 ),
 
 landings as (
@@ -23,10 +24,10 @@ other_funnel_events as (
         -- Marketing dimensions describe how a visitor arrived: only landings carry them.
         null::varchar as utm_source,
         null::varchar as utm_medium,
-        sum(events) as events,
-    from placed_events
-    where counted_as = 'each_event' and set_aside_reason is null
-    group by all
+        session_utm_source,
+        session_utm_medium,
+        events,
+    from attributed_events
 ),
 
 landing_page_views as (
@@ -38,6 +39,8 @@ landing_page_views as (
         device,
         utm_source,
         utm_medium,
+        null::varchar as session_utm_source,
+        null::varchar as session_utm_medium,
         landing_page_views as events,
     from landings
     where landing_page_views > 0

@@ -1,6 +1,6 @@
 -- Counted funnel events per shop, hour, metric and segment with each dimension value as
 -- counted: itself, or the value of the long tail it folds into (int_dimension_values_ranked).
-{% set dimensions = ['geography', 'device', 'utm_source', 'utm_medium'] %}
+{% set dimensions = funnel_dimensions() %}
 
 with
 

@@ -1,9 +1,10 @@
 -- Counted funnel events per shop, hour, metric and dimension value, for the hours that had
 -- events, each value as counted (the long tail folded: int_funnel_events_folded).
 
-{% set event_dimensions = ['geography', 'device'] %}
--- Marketing dimensions describe how a visitor arrived: only landing page views carry them.
-{% set landing_dimensions = event_dimensions + ['utm_source', 'utm_medium'] %}
+-- Marketing dimensions describe how a visitor arrived: landing page views carry their own,
+-- the other metrics their session's landing's (macros/funnel_dimensions.sql).
+{% set event_dimensions = attributed_dimensions() %}
+{% set landing_dimensions = landing_dimensions() %}
 
 with
 

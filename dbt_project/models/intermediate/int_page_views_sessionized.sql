@@ -1,8 +1,8 @@
 -- One row per session: its landing page view, the session's explicit landing event if it
 -- sent one, else its first page view (to the nanosecond). And one row per distinct page
 -- view without a session id: a landing if it is an explicit landing event, else a view
--- that cannot be placed in a session. A view: it runs inside
--- int_landing_page_views_hourly, so no table of every session is written.
+-- that cannot be placed in a session.
+{{ config(materialized='table') }}  -- read by the landings and the session attribution
 with
 
 page_views as (
@@ -45,6 +45,8 @@ keyed as (
 
 sessions as (
     select
+        shop,
+        session_id,
         session_id is null as is_without_session,
         min(landing_key) as landing_key,
     from keyed
@@ -53,6 +55,8 @@ sessions as (
 
 decoded as (
     select
+        shop,
+        session_id,
         is_without_session,
         {{ landing_key_is_explicit_landing('landing_key') }} as is_explicit_landing,
         {{ landing_key_viewed_at('landing_key') }} as viewed_at,
@@ -62,6 +66,9 @@ decoded as (
 
 final as (
     select
+        -- The shop and session id as sent: what the session's other events carry.
+        shop,
+        session_id,
         is_without_session,
         not is_without_session or is_explicit_landing as is_landing,
         is_explicit_landing,
