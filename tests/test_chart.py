@@ -115,8 +115,9 @@ def test_the_built_chart_opens_offline_with_its_traces_and_a_full_hover(browser,
         "events:",
         "expected:",
         "difference:",
-        "top contributor: device=iOS",
-        "contributions:",
+        "root cause: device=iOS",
+        "all root-cause elements: device=iOS",
+        "single values' contributions:",
     ):
         assert field in hover, (field, hover)
     assert opened.errors == [] and opened.off_disk == []
@@ -174,8 +175,8 @@ def _frames_for(shops: list[str], utm_value: str = STYLED_UTM) -> dict[str, pd.D
             "actual": 20,
             "expected": 100.0,
             "pct_diff": -80.0,
-            "primary_dimension": "utm_source",
-            "primary_value": utm_value,
+            "primary_element": f"utm_source={utm_value}",
+            "root_cause_elements": f"utm_source={utm_value}",
             "top_contributors": [[contributor]] * len(shops),
         }
     )
@@ -200,7 +201,7 @@ def test_text_from_the_data_is_shown_and_never_run(browser, tmp_path):
     path.write_text(chart.chart_html(figure))
     opened = OpenedChart(browser, path)
     hover = opened.hover(evil_shop, "landing_page_views", "negative")
-    assert f"top contributor: utm_source={INJECTION}" in hover
+    assert f"root cause: utm_source={INJECTION}" in hover
     assert opened.evaluate("() => document.querySelectorAll('img').length") == 0
     assert opened.dialogs == []
     assert opened.errors == []
@@ -233,7 +234,7 @@ def test_markup_in_shop_names_and_values_stays_text_everywhere(browser, tmp_path
         )
         assert shop in menu, menu
         hover = opened.hover(shop, "landing_page_views", "negative")
-        assert f"top contributor: utm_source={STYLED_UTM}" in hover
+        assert f"root cause: utm_source={STYLED_UTM}" in hover
         assert rendered_markup()["links"] == rendered_markup()["styled"] == 0
         annotation = opened.page.locator(".annotation").first
         annotation.hover()

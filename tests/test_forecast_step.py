@@ -47,10 +47,10 @@ def test_nothing_is_refitted_when_nothing_changed(tmp_path, built_db):
     cache = ForecastCache(tmp_path / "cache")
     settings = ForecastSettings()
     with duckdb.connect(str(db)) as con:
-        first_table, first = forecast_step.forecast_all(con, settings, cache, workers=1)
-        second_table, second = forecast_step.forecast_all(con, settings, cache, workers=1)
+        first_table, _, first = forecast_step.forecast_all(con, settings, cache, workers=1)
+        second_table, _, second = forecast_step.forecast_all(con, settings, cache, workers=1)
         wider = dataclasses.replace(settings, interval_width=0.995)
-        _, third = forecast_step.forecast_all(con, wider, cache, workers=1)
+        _, _, third = forecast_step.forecast_all(con, wider, cache, workers=1)
     assert first.prophet_fits > 0 and first.cached_totals == 0
     assert second.prophet_fits == 0 and second.cached_totals == first.series_totals
     assert first_table.equals(second_table)

@@ -122,6 +122,28 @@ def test_values_add_up_to_their_total_and_new_values_start_at_zero():
         assert covered(counts, forecast)[12 * 24 :].mean() > 0.95
 
 
+def test_leaves_add_up_to_their_total_and_a_sparse_leaf_follows_its_window():
+    # Leaves of one metric: two large combinations with a daily shape of their own and a
+    # sparse one seen a few times a day; every hour's expectations add up to the total's.
+    rng = np.random.default_rng(5)
+    days = 21
+    rate = daily_rate(days, 100.0)
+    evening = np.roll(rate, 6)
+    leaves = np.vstack(
+        [
+            rng.poisson(rate * 0.6),
+            rng.poisson(evening * 0.4 * rate.mean() / evening.mean()),
+            rng.poisson(np.full(days * 24, 0.2)),
+        ]
+    ).astype(float)
+    total_fit = forecasting.fit_total(hours(days), leaves.sum(axis=0), SETTINGS)
+    expected = forecasting.forecast_leaves(total_fit, leaves, SETTINGS)
+    np.testing.assert_allclose(expected.sum(axis=0), total_fit.forecast.expected, rtol=1e-9)
+    # The sparse leaf is not expected at its own few same-hour events but near its share
+    # over all hours of the window (0.2 an hour).
+    assert np.median(expected[2, 7 * 24 :]) == pytest.approx(0.2, rel=0.5)
+
+
 def weekday_weekend_rate(index: pd.DatetimeIndex, peak: float) -> np.ndarray:
     """Weekdays peak at 19:00 with a lunch bump; weekend days start late and peak at 22:00."""
     hour = index.hour.to_numpy() + index.minute.to_numpy() / 60

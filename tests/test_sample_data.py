@@ -61,6 +61,40 @@ def test_labels_follow_from_the_effects_at_the_default_volume():
     assert all(cause is None for cause in labelled["C-slow-product-pages"]["metrics"].values())
 
 
+def test_a_combination_is_labelled_as_each_metric_can_show_it():
+    # In landings the in-app browser's cause is iOS visitors from fbig; the later steps
+    # carry the landing's utm values as their session's, so they show the same combination.
+    spec = sample_data.combinations_spec()
+    labelled = {i["incident_id"]: i for i in sample_data.labels(spec)["incidents"]}
+    in_app = labelled["A-ios-fbig-in-app-browser"]
+    assert in_app["metrics"]["landing_page_views"] == {
+        "dimension": "device & utm_source",
+        "value": "iOS & fbig",
+    }
+    seen_later = {**in_app["metrics"], **in_app["possible_metrics"]}["product_views"]
+    assert seen_later == {"dimension": "device & session_utm_source", "value": "iOS & fbig"}
+    # One metric clearly moved, others possibly: D, or A once they are seen; never B.
+    assert in_app["acceptable_scenarios"] == ["A", "D"]
+    assert labelled["A-us-dominant-surge"]["metrics"]["landing_page_views"] == {
+        "dimension": "geography",
+        "value": "US",
+    }
+
+
+def test_a_segment_seen_by_a_metric_keeps_only_its_dimensions():
+    assert sample_data.segment_seen_by("product_views", "utm_medium", "paid social") == {
+        "dimension": "session_utm_medium",
+        "value": "paid social",
+    }
+    assert sample_data.segment_seen_by(
+        "checkout_completed", "geography & utm_source", "US & tiktok"
+    ) == {"dimension": "geography & session_utm_source", "value": "US & tiktok"}
+    assert sample_data.segment_seen_by("landing_page_views", "device", "iOS") == {
+        "dimension": "device",
+        "value": "iOS",
+    }
+
+
 def test_a_weaker_effect_at_a_small_shop_is_only_possible():
     spec = sample_data.default_spec(events=1_200_000)
     ios = next(

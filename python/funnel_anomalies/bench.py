@@ -41,6 +41,7 @@ from funnel_anomalies import bench_forecasts as bench_forecasts_module
 from funnel_anomalies import (
     bench_hostile,
     bench_localizer,
+    bench_root_causes,
     chart,
     evaluation,
     events_input,
@@ -253,11 +254,20 @@ def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
     return pd.concat(frames, ignore_index=True), len(frames)
 
 
-def _anomaly_scores(db: Path, forecasts: pd.DataFrame, events: Path, labels: dict) -> dict:
-    """Write `forecasts` as fct_forecasts into `db`, build the anomaly models on them and
-    score the anomalies, contributors and scenarios against the labels."""
+def _anomaly_scores(
+    db: Path,
+    forecasts: pd.DataFrame,
+    events: Path,
+    labels: dict,
+    leaf_forecasts: forecast_step.LeafForecasts | None = None,
+) -> dict:
+    """Write `forecasts` as fct_forecasts (and `leaf_forecasts`, else keep the build's)
+    into `db`, build the anomaly models on them and score the anomalies, contributors and
+    scenarios against the labels."""
     with duckdb.connect(str(db)) as con:
         warehouse.write_forecasts(con, forecasts)
+        if leaf_forecasts is not None:
+            warehouse.write_leaf_forecasts(con, leaf_forecasts.values, leaf_forecasts.keys)
     # Only the models: the plain way's values do not add up to their totals, which the
     # forecasts' tests would (rightly) refuse.
     run_dbt(["run", *pipeline.AFTER_FORECASTS], db, BENCH_DBT, quiet=True)
@@ -280,8 +290,8 @@ def _next_hour_forecasts(db: Path, scratch: Path, events: Path, labels: dict) ->
     latest = scratch / "next_hour.duckdb"
     shutil.copy(db, latest)
     with duckdb.connect(str(latest)) as con:
-        table, run = forecast_step.forecast_all(con, forecasting.ForecastSettings(), cache)
-    scores = _anomaly_scores(latest, table, events, labels)
+        table, leaves, run = forecast_step.forecast_all(con, forecasting.ForecastSettings(), cache)
+    scores = _anomaly_scores(latest, table, events, labels, leaves)
     with duckdb.connect(str(latest), read_only=True) as con:
         coverage = evaluation.coverage_table(evaluation.scored_hours(con), labels)
     return ForecastFigures(
@@ -305,10 +315,10 @@ def bench_forecasts(db: Path, events: Path, labels: dict) -> list[ForecastFigure
         shutil.copy(db, copy)
         for workers in (1, 2):
             with duckdb.connect(str(copy)) as con:
-                table, run = forecast_step.forecast_all(
+                table, leaves, run = forecast_step.forecast_all(
                     con, forecasting.ForecastSettings(), ForecastCache(None), workers=workers
                 )
-            scores = _anomaly_scores(copy, table, events, labels)
+            scores = _anomaly_scores(copy, table, events, labels, leaves)
             with duckdb.connect(str(copy), read_only=True) as con:
                 coverage = evaluation.coverage_table(evaluation.scored_hours(con), labels)
             figures.append(
@@ -402,7 +412,7 @@ def bench_chart(db: Path) -> str:
     return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
 
 
-PARTS = ("hourly", "forecasts", "hostile", "localizer")
+PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes")
 # Generated data the forecasts are judged on: the default sample, and data of other seeds,
 # sizes and lengths on which nothing was tuned.
 FORECAST_SPECS = {
@@ -424,7 +434,8 @@ def main() -> None:
         default=list(PARTS),
         help="hourly: hourly tables and the chart; forecasts: expectations against the plain "
         "way, baselines and an oracle; hostile: crafted input; localizer: root causes on "
-        "semi-synthetic cases",
+        "semi-synthetic cases; root-causes: whole builds with combination incidents, and "
+        "the build's time against the commit before the leaves",
     )
     arguments = parser.parse_args()
     BENCH_DIR.mkdir(exist_ok=True)
@@ -441,6 +452,14 @@ def main() -> None:
             "F1 of exact element matches"
         )
         print(bench_localizer.format_localizer_table(bench_localizer.bench_localizer()))
+    if "root-causes" in arguments.parts:
+        print("\nRoot causes in whole builds: combination incidents and a dominant segment")
+        print(evaluation.DETECTION_HEADER)
+        for row in bench_root_causes.detection_rows(_generated):
+            print(row)
+        print("\nThe hourly build of the default sample, from an empty forecast cache")
+        default_events = _generated("events_default", sample_data.default_spec())
+        print(bench_root_causes.build_time_table(default_events))
 
 
 def bench_pipeline(sizes: list[int]) -> None:

@@ -65,7 +65,7 @@ def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     anomalies = con.execute(
         """
         select shop, metric, hour_at, direction, actual, expected, pct_diff,
-            primary_dimension, primary_value, top_contributors
+            primary_element, root_cause_elements, top_contributors
         from fct_anomaly_hours
         order by shop, metric, hour_at
         """
@@ -79,9 +79,13 @@ def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
 
 def _anomaly_trace(rows: pd.DataFrame, direction: str, meta: dict) -> go.Scatter:
     tops, breakdowns = zip(*(_breakdown(c) for c in rows["top_contributors"]), strict=True)
+    # The localizer's elements, each a value or a combination (`device=iOS&utm_source=fbig`).
     primary = [
-        "no clear contributor" if pd.isna(dimension) else _text(f"{dimension}={value}")
-        for dimension, value in zip(rows["primary_dimension"], rows["primary_value"], strict=True)
+        "no clear contributor" if pd.isna(element) else _text(element)
+        for element in rows["primary_element"]
+    ]
+    element_sets = [
+        "none" if pd.isna(elements) else _text(elements) for elements in rows["root_cause_elements"]
     ]
     pct = ["n/a" if pd.isna(value) else f"{value:+.1f}%" for value in rows["pct_diff"]]
     return go.Scatter(
@@ -95,14 +99,17 @@ def _anomaly_trace(rows: pd.DataFrame, direction: str, meta: dict) -> go.Scatter
             "symbol": "triangle-up" if direction == "positive" else "triangle-down",
             "line": {"width": 1, "color": "white"},
         },
-        customdata=list(zip(rows["expected"], pct, primary, breakdowns, tops, strict=True)),
+        customdata=list(
+            zip(rows["expected"], pct, primary, breakdowns, tops, element_sets, strict=True)
+        ),
         hovertemplate=(
             "<b>%{x|%Y-%m-%d %H:00} UTC</b><br>"
             "events: %{y:,.0f}<br>"
             "expected: %{customdata[0]:,.1f}<br>"
             "difference: %{customdata[1]}<br>"
-            "top contributor: %{customdata[2]}<br>"
-            "contributions:<br>   %{customdata[3]}"
+            "root cause: %{customdata[2]}<br>"
+            "all root-cause elements: %{customdata[5]}<br>"
+            "single values' contributions:<br>   %{customdata[3]}"
             "<extra></extra>"
         ),
         meta=meta,

@@ -150,8 +150,8 @@ def detection_scores(con: duckdb.DuckDBPyConnection, labels: dict) -> dict:
     - false alarms: anomalous metric-hours outside every window, per week per shop.
     """
     hours = con.execute(
-        "select shop, hour_at, metric, direction, score, primary_dimension, primary_value "
-        "from fct_anomaly_hours"
+        "select shop, hour_at, metric, direction, score, primary_dimension, "
+        "primary_dimension_value from fct_anomaly_hours"
     ).df()
     groups = con.execute(
         "select group_id, shop, direction, start_at, end_at, scenario from fct_anomaly_groups"
@@ -190,7 +190,10 @@ def detection_scores(con: duckdb.DuckDBPyConnection, labels: dict) -> dict:
             primary = (
                 None
                 if pd.isna(peak["primary_dimension"])
-                else {"dimension": peak["primary_dimension"], "value": peak["primary_value"]}
+                else {
+                    "dimension": peak["primary_dimension"],
+                    "value": peak["primary_dimension_value"],
+                }
             )
             causes_right += primary == cause
         if incident["metrics"]:

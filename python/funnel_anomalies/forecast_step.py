@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.special import ndtri, stdtrit
 from tqdm import tqdm
 
-from funnel_anomalies import calendars, forecasting, warehouse
+from funnel_anomalies import calendars, forecasting, localizer, warehouse
 from funnel_anomalies.forecast_cache import ForecastCache, cache_key
 from funnel_anomalies.forecasting import Calendar, ForecastSettings, SeriesForecast, TotalFit
 
@@ -184,8 +184,9 @@ def forecast_all(
     cache: ForecastCache,
     workers: int | None = None,
     isolated_in: Path | None = None,
-) -> tuple[pd.DataFrame, ForecastRun]:
-    """Forecast every series in the database; return the table and what it cost."""
+) -> tuple[pd.DataFrame, LeafForecasts, ForecastRun]:
+    """Forecast every series and leaf in the database; return fct_forecasts,
+    fct_leaf_forecasts and what it cost."""
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     all_series = list(warehouse.read_series(con))
@@ -241,6 +242,8 @@ def forecast_all(
                 columns.add(series, dimension, value, forecast, VALUE_METHOD, metadata)
                 series_count += 1
     table = columns.frame()
+    hours_of = {(series.shop, series.metric): series.hours for series in all_series}
+    leaves = leaf_forecasts(all_series, fits, warehouse.read_leaves(con, hours_of), settings)
     run = ForecastRun(
         series=series_count,
         series_totals=len(all_series),
@@ -248,7 +251,86 @@ def forecast_all(
         cached_totals=len(all_series) - len(pending),
         seconds=time.perf_counter() - started,
     )
-    return table, run
+    return table, leaves, run
+
+
+@dataclass(frozen=True)
+class LeafForecasts:
+    """fct_leaf_forecasts in two parts (warehouse.write_leaf_forecasts joins them): the
+    many rows as numbers, and what each (series_id, leaf) stands for."""
+
+    values: pd.DataFrame  # series_id, leaf, hour_at, events, expected
+    keys: pd.DataFrame  # series_id, leaf, shop, metric, dimensions, noise
+
+
+def leaf_forecasts(
+    all_series: list[warehouse.MetricSeries],
+    fits: dict[int, TotalFit],
+    leaves: dict[tuple[str, str], warehouse.MetricLeaves],
+    settings: ForecastSettings,
+) -> LeafForecasts:
+    """Every leaf's count and expectation from the hour it first occurred on, or was first
+    expected on (before any history the first day's shares stand in), so that an hour's
+    leaves add up to its total; and the leaves' noise, learnt from their clean hours. A
+    combination that never occurred has no rows."""
+    values: dict[str, list[np.ndarray]] = {
+        "series_id": [],
+        "leaf": [],
+        "hour_at": [],
+        "events": [],
+        "expected": [],
+    }
+    keys = []
+    for index, series in enumerate(all_series):
+        metric_leaves = leaves.get((series.shop, series.metric))
+        if metric_leaves is None:
+            continue
+        expected = forecasting.forecast_leaves(fits[index], metric_leaves.counts, settings)
+        noise = localizer.leaf_noise(metric_leaves.counts, expected, ~fits[index].is_outlier)
+        first_seen = np.argmax(metric_leaves.counts > 0, axis=1)
+        since_seen = np.arange(len(series.hours))[np.newaxis, :] >= first_seen[:, np.newaxis]
+        leaf_of_row, hour_of_row = np.nonzero(since_seen | (expected > 0))
+        values["series_id"].append(np.full(len(leaf_of_row), index, dtype=np.int32))
+        values["leaf"].append(leaf_of_row.astype(np.int32))
+        values["hour_at"].append(series.hours.to_numpy()[hour_of_row])
+        values["events"].append(metric_leaves.counts[leaf_of_row, hour_of_row].astype(np.int64))
+        values["expected"].append(expected[leaf_of_row, hour_of_row])
+        keys.append(
+            metric_leaves.keys.assign(
+                series_id=index,
+                shop=series.shop,
+                metric=series.metric,
+                noise_dispersion=noise.dispersion,
+                noise_relative=noise.relative,
+            )
+        )
+    if not keys:
+        return LeafForecasts(
+            pd.DataFrame(
+                {
+                    "series_id": pd.Series(dtype="int32"),
+                    "leaf": pd.Series(dtype="int32"),
+                    "hour_at": pd.Series(dtype="datetime64[us]"),
+                    "events": pd.Series(dtype="int64"),
+                    "expected": pd.Series(dtype=float),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "series_id": pd.Series(dtype="int64"),
+                    "leaf": pd.Series(dtype="int32"),
+                    "shop": pd.Series(dtype=str),
+                    "metric": pd.Series(dtype=str),
+                    **{name: pd.Series(dtype=str) for name in warehouse.LEAF_DIMENSIONS},
+                    "noise_dispersion": pd.Series(dtype=float),
+                    "noise_relative": pd.Series(dtype=float),
+                }
+            ),
+        )
+    return LeafForecasts(
+        pd.DataFrame({name: np.concatenate(parts) for name, parts in values.items()}),
+        pd.concat(keys, ignore_index=True),
+    )
 
 
 def _no_forecasts() -> pd.DataFrame:
@@ -298,6 +380,9 @@ def run_forecast_step(
 ) -> ForecastRun:
     """Read the hourly series of `db`, forecast them and write fct_forecasts into it."""
     with duckdb.connect(str(db)) as con:
-        table, run = forecast_all(con, settings, ForecastCache(cache_dir), workers, isolated_in)
+        table, leaves, run = forecast_all(
+            con, settings, ForecastCache(cache_dir), workers, isolated_in
+        )
         warehouse.write_forecasts(con, table)
+        warehouse.write_leaf_forecasts(con, leaves.values, leaves.keys)
     return run

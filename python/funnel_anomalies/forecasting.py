@@ -823,6 +823,15 @@ def value_shares(
         return np.where(column_sums > 0, raw / column_sums, 0.0)
 
 
+def forecast_leaves(total: TotalFit, leaf_counts: np.ndarray, settings: ForecastSettings):
+    """Expected counts of a metric's leaves (rows of leaf_counts, every combination of its
+    dimensions' values): the total's expectation times each leaf's share, learnt as a
+    dimension value's is. A leaf's sparse same-hour history is shrunk towards its share
+    over all hours of the window, so the leaves of an hour add up to the total."""
+    shares = value_shares(np.asarray(leaf_counts, dtype=float), ~total.is_outlier, settings)
+    return total.forecast.expected[np.newaxis, :] * shares
+
+
 def forecast_values(
     total: TotalFit,
     value_counts: np.ndarray,

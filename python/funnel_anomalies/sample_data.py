@@ -129,11 +129,18 @@ class Shop:
     country: str | None = None
     # Log-normal noise of each hour's arrival rate: what makes counts vary beyond Poisson.
     hour_noise: float = 0.05
+    # Its visitors' geographies (weights in GEOGRAPHIES' order); None: GEOGRAPHY_WEIGHTS.
+    geography_weights: tuple[float, ...] | None = None
+    # Its visitors' marketing channels (weights in CHANNELS' order); None: CHANNELS' own.
+    channel_weights: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Effect:
-    """Multiply one funnel step (or arriving traffic) of one segment during an incident."""
+    """Multiply one funnel step (or arriving traffic) of one segment during an incident. A
+    segment is a value of a dimension or a combination of values, its dimensions and
+    values joined by SEGMENT_SEPARATOR in the order of SEGMENT_DIMENSIONS
+    (`device & utm_source`, `iOS & fbig`), as fct_anomaly_hours names it."""
 
     step: str  # "traffic" or a key of FUNNEL_STEP_PROBABILITY, or "product_view_count"
     dimension: str | None  # None: every session
@@ -379,6 +386,94 @@ def default_spec(
     return SampleSpec(scaled, days, start, seed, incidents)
 
 
+# combinations_spec's largest shop is social-first (most of its visitors come from
+# Facebook/Instagram and TikTok ads) and sells mostly to the US.
+SOCIAL_FIRST_CHANNELS = {"fbig": 0.65, "tiktok": 0.15}
+DOMINANT_US_SHARE = 0.62
+
+
+def _local_evening(shop: Shop, start: datetime, day: int) -> tuple[int, int]:
+    """The day and UTC hour of 20:00 local on the shop's `day`, when its traffic peaks."""
+    local_day = (start + timedelta(days=day)).astimezone(ZoneInfo(shop.time_zone))
+    evening = local_day.replace(hour=20, minute=0, second=0, microsecond=0)
+    offset = evening.astimezone(UTC) - start
+    return offset.days, offset.seconds // 3600
+
+
+def combination_incidents(
+    shops: tuple[Shop, ...], days: int, start: datetime
+) -> tuple[Incident, ...]:
+    """Incidents whose root cause is a combination of values, or a segment that carries
+    most of its shop's traffic, at the evening peak of days the default incidents leave
+    free."""
+    big = shops[0]
+    in_app_day, in_app_hour = _weekend_evening(big, start, round(days * 0.45), days)
+    viral_day, viral_hour = _local_evening(big, start, round(days * 0.62))
+    surge_day, surge_hour = _local_evening(big, start, round(days * 0.70))
+    return (
+        Incident(
+            "A-ios-fbig-in-app-browser",
+            "A",
+            big.name,
+            in_app_day,
+            in_app_hour,
+            3,
+            "negative",
+            (Effect("traffic", "device & utm_source", "iOS & fbig", 0.0),),
+            "Facebook/Instagram's in-app browser breaks on iOS: those visitors stop arriving.",
+        ),
+        Incident(
+            "A-us-tiktok-surge",
+            "A",
+            big.name,
+            viral_day,
+            viral_hour,
+            3,
+            "positive",
+            (Effect("traffic", "geography & utm_source", "US & tiktok", 6.0),),
+            "A TikTok video goes viral in the US: six times its visitors for three hours.",
+        ),
+        Incident(
+            "A-us-dominant-surge",
+            "A",
+            big.name,
+            surge_day,
+            surge_hour,
+            3,
+            "positive",
+            (Effect("traffic", "geography", "US", 1.8),),
+            "US visitors, most of this shop's traffic, surge while the rest stays flat.",
+        ),
+    )
+
+
+def _reweighted(weights: list[float], fixed: dict[int, float]) -> tuple[float, ...]:
+    """`weights` with the entries of `fixed` set, the others scaled to fill the rest."""
+    others = sum(weight for index, weight in enumerate(weights) if index not in fixed)
+    rest = 1.0 - sum(fixed.values())
+    return tuple(fixed.get(index, weight * rest / others) for index, weight in enumerate(weights))
+
+
+def combinations_spec(
+    shops: int = 3, days: int = 56, events: int = SAMPLE_EVENTS, seed: int = 41
+) -> SampleSpec:
+    """The default spec's shops and incidents, its largest shop social-first and selling
+    mostly to the US, with the combination incidents added."""
+    spec = default_spec(shops=shops, days=days, events=events, seed=seed)
+    channel_index = {channel[0][0]: index for index, channel in enumerate(CHANNELS)}
+    social_first = _reweighted(
+        [channel[2] for channel in CHANNELS],
+        {channel_index[source]: share for source, share in SOCIAL_FIRST_CHANNELS.items()},
+    )
+    mostly_us = _reweighted(GEOGRAPHY_WEIGHTS, {GEOGRAPHIES.index("US"): DOMINANT_US_SHARE})
+    big = dataclasses.replace(
+        spec.shops[0], channel_weights=social_first, geography_weights=mostly_us
+    )
+    shops_of = (big, *spec.shops[1:])
+    incidents = (*spec.incidents, *combination_incidents(shops_of, days, spec.start))
+    return dataclasses.replace(spec, shops=shops_of, incidents=incidents)
+
+
 def daily_shape(local_hour: np.ndarray, is_weekend: np.ndarray) -> np.ndarray:
     """Relative traffic by the local hour of the day: weekdays peak in the evening with a
     lunch bump; weekend days start later and peak later and higher in the evening."""
@@ -413,19 +508,79 @@ def relative_traffic(shop: Shop, spec: SampleSpec, with_level_changes: bool) -> 
     return profile
 
 
+SEGMENT_SEPARATOR = " & "
+SEGMENT_DIMENSIONS = (
+    "device",
+    "geography",
+    "utm_source",
+    "utm_medium",
+    "session_utm_source",
+    "session_utm_medium",
+)
+# The dimensions each metric is broken down by: landing page views by their own utm
+# values, the later steps by their session's landing's.
+LANDING_DIMENSIONS = ("device", "geography", "utm_source", "utm_medium")
+LATER_STEP_DIMENSIONS = ("device", "geography", "session_utm_source", "session_utm_medium")
+METRIC_DIMENSIONS = {
+    "landing_page_views": LANDING_DIMENSIONS,
+    "product_views": LATER_STEP_DIMENSIONS,
+    "add_to_cart": LATER_STEP_DIMENSIONS,
+    "checkout_started": LATER_STEP_DIMENSIONS,
+    "checkout_completed": LATER_STEP_DIMENSIONS,
+}
+SESSION_PREFIX = "session_"
+
+
+def segment_parts(dimension: str, value: str) -> list[tuple[str, str]]:
+    """A segment's (dimension, value) pairs: `device & utm_source`, `iOS & fbig`."""
+    return list(
+        zip(dimension.split(SEGMENT_SEPARATOR), value.split(SEGMENT_SEPARATOR), strict=True)
+    )
+
+
+def segment_seen_by(metric: str, dimension: str, value: str) -> dict | None:
+    """The segment as a metric's breakdown shows it: a landing's utm values are its
+    session's in the later steps (`utm_source` -> `session_utm_source`); None when the
+    metric has none of its dimensions."""
+    dimensions = METRIC_DIMENSIONS[metric]
+    parts = []
+    for part, part_value in segment_parts(dimension, value):
+        if part not in dimensions and SESSION_PREFIX + part in dimensions:
+            part = SESSION_PREFIX + part
+        if part in dimensions:
+            parts.append((part, part_value))
+    if not parts:
+        return None
+    parts.sort(key=lambda pair: SEGMENT_DIMENSIONS.index(pair[0]))
+    return {
+        "dimension": SEGMENT_SEPARATOR.join(d for d, _ in parts),
+        "value": SEGMENT_SEPARATOR.join(v for _, v in parts),
+    }
+
+
+def _same_visitors(cause: dict) -> tuple[str, str]:
+    """A cause as fct_anomaly_groups compares them: a session's utm values as its landing's."""
+    return cause["dimension"].replace(SESSION_PREFIX + "utm_", "utm_"), cause["value"]
+
+
 def _weights(values: list[float]) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     return array / array.sum()
 
 
-def _session_segments(rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
-    """Draw each session's geography, user agent and channel, as indices into the tables."""
+def _session_segments(
+    rng: np.random.Generator, count: int, shop: Shop | None = None
+) -> dict[str, np.ndarray]:
+    """Draw each session's geography, user agent and channel (the shop's mix, if it has
+    its own), as indices into the tables."""
+    geography = _weights(list((shop and shop.geography_weights) or GEOGRAPHY_WEIGHTS))
+    channels = _weights(list((shop and shop.channel_weights) or [c[2] for c in CHANNELS]))
     return {
-        "geography": rng.choice(len(GEOGRAPHIES), count, p=_weights(GEOGRAPHY_WEIGHTS)),
+        "geography": rng.choice(len(GEOGRAPHIES), count, p=geography),
         "user_agent": rng.choice(
             len(USER_AGENTS), count, p=_weights([ua[3] for ua in USER_AGENTS])
         ),
-        "channel": rng.choice(len(CHANNELS), count, p=_weights([c[2] for c in CHANNELS])),
+        "channel": rng.choice(len(CHANNELS), count, p=channels),
     }
 
 
@@ -433,6 +588,11 @@ def _segment_mask(segments: dict[str, np.ndarray], dimension: str | None, value:
     count = len(segments["geography"])
     if dimension is None:
         return np.ones(count, dtype=bool)
+    if SEGMENT_SEPARATOR in dimension:
+        mask = np.ones(count, dtype=bool)
+        for part, part_value in segment_parts(dimension, value):
+            mask &= _segment_mask(segments, part, part_value)
+        return mask
     if dimension == "geography":
         return segments["geography"] == GEOGRAPHIES.index(value)
     if dimension == "device":
@@ -477,7 +637,7 @@ def _shop_sessions(rng, shop: Shop, spec: SampleSpec, incidents) -> dict[str, np
                 boost[first_hour : last_hour + 1] *= effect.multiplier
     arrivals = rng.poisson(rate * boost)
     session_hours = np.repeat(hours, arrivals)
-    segments = _session_segments(rng, len(session_hours))
+    segments = _session_segments(rng, len(session_hours), shop)
     keep_probability = _multiplier("traffic", segments, session_hours, incidents)
     keep_probability /= boost[session_hours]
     kept = rng.random(len(session_hours)) < keep_probability
@@ -731,7 +891,7 @@ def _incident_metrics(spec: SampleSpec, incident: Incident, segments) -> tuple[d
         for effect, moved in alone.items():
             share = (moved[metric] - usual) / change
             if effect.dimension is not None and share >= ROOT_CAUSE_SHARE:
-                cause = {"dimension": effect.dimension, "value": effect.value}
+                cause = segment_seen_by(metric, effect.dimension, effect.value)
         (clear if score.max() >= DETECTABLE_SCORE else possible)[metric] = cause
     return clear, possible
 
@@ -742,7 +902,7 @@ def scenario_of(metrics: dict, hours: int) -> str | None:
         return None
     if len(metrics) == 1 or hours == 1:
         return "D"
-    causes = {(c["dimension"], c["value"]) for c in metrics.values() if c is not None}
+    causes = {_same_visitors(c) for c in metrics.values() if c is not None}
     if not causes:
         return "C"
     return "A" if len(causes) == 1 else "B"
@@ -751,9 +911,15 @@ def scenario_of(metrics: dict, hours: int) -> str | None:
 def labels(spec: SampleSpec) -> dict:
     """The incidents as the evaluation reads them: UTC windows, the metrics each moves
     detectably with their root-cause dimension value (or none), and the scenario."""
-    segments = _session_segments(np.random.default_rng(spec.seed + 1), LABEL_SAMPLE_SESSIONS)
+    segments_of = {
+        shop.name: _session_segments(
+            np.random.default_rng(spec.seed + 1), LABEL_SAMPLE_SESSIONS, shop
+        )
+        for shop in spec.shops
+    }
     incidents = []
     for incident in spec.incidents:
+        segments = segments_of[incident.shop]
         start_at = spec.start + timedelta(days=incident.start_day, hours=incident.start_hour)
         end_at = start_at + timedelta(hours=(incident.labelled_hours or incident.hours) - 1)
         metrics, possible = _incident_metrics(spec, incident, segments)

@@ -72,3 +72,119 @@ def anomaly_group_members(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             and list_contains(groups.metrics, hours.metric)
         """
     ).df()
+
+
+LEAF_FORECASTS_TABLE = "fct_leaf_forecasts"
+# Every dimension a leaf may have, in the fixed order of combinations' names.
+LEAF_DIMENSIONS = (
+    "device",
+    "geography",
+    "utm_source",
+    "utm_medium",
+    "session_utm_source",
+    "session_utm_medium",
+)
+
+
+@dataclass
+class MetricLeaves:
+    """One shop's metric as leaves: each combination of its dimensions' values that ever
+    occurred (`keys`: its number `leaf`, then the value of every LEAF_DIMENSIONS column,
+    null where the metric has no such dimension) with its counts over the total's hours."""
+
+    dimensions: list[str]
+    keys: pd.DataFrame
+    counts: np.ndarray  # leaves x hours
+
+
+def read_leaves(
+    con: duckdb.DuckDBPyConnection, hours_of: dict[tuple[str, str], pd.DatetimeIndex]
+) -> dict[tuple[str, str], MetricLeaves]:
+    """The leaves of fct_hourly_leaves per (shop, metric), dense over `hours_of` that
+    series (consecutive hours; an hour a leaf did not occur in counts zero). A dimension
+    null on every leaf of a metric is not one of its dimensions. DuckDB numbers the leaves
+    and places the hours, so only numbers cross into Python for the many rows."""
+    if not hours_of:
+        return {}
+    series = pd.DataFrame(
+        {
+            "series_id": np.arange(len(hours_of), dtype=np.int32),
+            "shop": [shop for shop, _ in hours_of],
+            "metric": [metric for _, metric in hours_of],
+            "first_hour_at": [hours[0] for hours in hours_of.values()],
+        }
+    )
+    columns = ", ".join(LEAF_DIMENSIONS)
+    con.register("leaf_series_frame", series)
+    con.execute(
+        f"""
+        create or replace temporary table numbered_leaves as
+        select
+            series.series_id,
+            (dense_rank() over (
+                partition by leaves.shop, leaves.metric order by {columns}
+            ) - 1)::integer as leaf,
+            ((epoch(leaves.hour_at) - epoch(series.first_hour_at)) // 3600)::integer
+                as hour_index,
+            leaves.events::double as events,
+            {columns},
+        from fct_hourly_leaves as leaves
+        inner join leaf_series_frame as series using (shop, metric)
+        """
+    )
+    con.unregister("leaf_series_frame")
+    keys = con.execute(
+        f"select distinct series_id, leaf, {columns} from numbered_leaves order by all"
+    ).df()
+    values = con.execute(
+        "select series_id, leaf, hour_index, events from numbered_leaves"
+    ).fetchnumpy()
+    con.execute("drop table numbered_leaves")
+    leaves = {}
+    order = np.argsort(values["series_id"], kind="stable")
+    bounds = np.searchsorted(values["series_id"][order], np.arange(len(series) + 1))
+    for series_id, (key, hours) in enumerate(hours_of.items()):
+        series_keys = keys[keys["series_id"] == series_id].drop(columns="series_id")
+        if series_keys.empty:
+            continue
+        rows = order[bounds[series_id] : bounds[series_id + 1]]
+        counts = np.zeros((len(series_keys), len(hours)))
+        hour_index = values["hour_index"][rows]
+        inside = (hour_index >= 0) & (hour_index < len(hours))
+        np.add.at(
+            counts,
+            (values["leaf"][rows][inside], hour_index[inside]),
+            values["events"][rows][inside],
+        )
+        dimensions = [d for d in LEAF_DIMENSIONS if series_keys[d].notna().any()]
+        leaves[key] = MetricLeaves(dimensions, series_keys.reset_index(drop=True), counts)
+    return leaves
+
+
+def write_leaf_forecasts(
+    con: duckdb.DuckDBPyConnection, values: pd.DataFrame, keys: pd.DataFrame
+) -> None:
+    """Replace fct_leaf_forecasts in one statement: `values` holds the many rows as numbers
+    (series_id, leaf, hour_at, events, expected), `keys` what each (series_id, leaf) stands
+    for (shop, metric, the dimensions' values, its noise), joined here in DuckDB."""
+    con.register("leaf_values_frame", values)
+    con.register("leaf_keys_frame", keys)
+    columns = ", ".join(f"keys.{name}::varchar as {name}" for name in LEAF_DIMENSIONS)
+    con.execute(
+        f"""
+        create or replace table {LEAF_FORECASTS_TABLE} as
+        select
+            keys.shop::varchar as shop,
+            leaf_values.hour_at,
+            keys.metric::varchar as metric,
+            {columns},
+            leaf_values.events,
+            leaf_values.expected,
+            keys.noise_dispersion,
+            keys.noise_relative,
+        from leaf_values_frame as leaf_values
+        inner join leaf_keys_frame as keys using (series_id, leaf)
+        """
+    )
+    con.unregister("leaf_values_frame")
+    con.unregister("leaf_keys_frame")

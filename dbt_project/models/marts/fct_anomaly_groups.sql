@@ -2,11 +2,12 @@
 -- comes at most group_max_gap_hours after the group's last; each group's scenario:
 --   D  the group has one metric, or lasts one hour;
 --   C  otherwise, when no metric in it has a clear contributor;
---   A  otherwise, when the metrics with a clear contributor all share one (same dimension
---      and value; a metric without a clear contributor does not break the sharing);
+--   A  otherwise, when the metrics with a clear contributor all share one (the same
+--      element: value or combination of values, a session's utm values counting as its
+--      landing's; a metric without a clear contributor does not break the sharing);
 --   B  otherwise: different metrics have different contributors.
--- A metric's contributor in a group is the primary contributor of its peak hour (the
--- hour with the largest score).
+-- A metric's contributor in a group is the primary element of its peak hour (the hour
+-- with the largest score), as the localizer found it (fct_anomaly_hours).
 with
 
 anomaly_hours as (
@@ -50,7 +51,8 @@ metric_contributors as (
         group_number,
         metric,
         arg_max(primary_dimension, abs(score)) as contributor_dimension,
-        arg_max(primary_value, abs(score)) as contributor_value,
+        arg_max(primary_dimension_value, abs(score)) as contributor_value,
+        arg_max(primary_element, abs(score)) as contributor_element,
         arg_max(primary_contribution, abs(score)) as contributor_contribution,
         arg_max(hour_at, abs(score)) as peak_hour_at,
         arg_max(pct_diff, abs(score)) as peak_pct_diff,
@@ -85,6 +87,7 @@ contributors_by_group as (
                 'metric': metric,
                 'dimension': contributor_dimension,
                 'value': contributor_value,
+                'element': contributor_element,
                 'contribution': round(contributor_contribution, 4),
                 'peak_hour_at': peak_hour_at,
                 'peak_pct_diff': round(peak_pct_diff, 2)
@@ -92,9 +95,11 @@ contributors_by_group as (
             order by metric
         ) as contributors,
         count(contributor_dimension) as n_metrics_with_contributor,
-        count(distinct row(contributor_dimension, contributor_value)) filter (
-            where contributor_dimension is not null
-        ) as n_distinct_contributors,
+        -- A landing's utm values and its session's (the later events') name the same
+        -- visitors: `utm_source=fbig` in landings and `session_utm_source=fbig` in
+        -- checkouts are one contributor.
+        count(distinct replace(contributor_element, 'session_utm_', 'utm_'))
+            as n_distinct_contributors,
         list(distinct contributor_dimension) filter (
             where contributor_dimension is not null
         ) as dimensions,

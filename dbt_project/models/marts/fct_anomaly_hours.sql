@@ -1,5 +1,8 @@
--- One row per anomalous hour of a shop's metric total, with its primary contributor (the
--- clear contributor with the most surprise, or none) and its top contributors.
+-- One row per anomalous hour of a shop's metric total, with its root cause as the
+-- localizer found it (int_anomaly_root_causes): the primary element (the one explaining
+-- the largest share of the deviation; a value or a combination, whose dimensions and
+-- values are joined by ' & ' in a fixed dimension order), the whole set in the field's
+-- notation, and the single values that moved most with the total.
 with
 
 anomalies as (
@@ -26,16 +29,48 @@ anomalous_totals as (
     where dimension = 'total' and is_anomaly
 ),
 
-primary_contributors as (
+root_causes as (
+    select * from {{ ref('int_anomaly_root_causes') }}
+),
+
+-- An element is a root cause of the hour when it moved the way the total did and explains
+-- at least contributor_min_explanatory_power of its deviation: the localizer also names
+-- smaller moves of its own, and a segment that held up while everything else fell.
+causes as (
+    select
+        root_causes.*,
+        row_number() over (
+            partition by root_causes.shop, root_causes.hour_at, root_causes.metric
+            order by root_causes.explained desc, root_causes.element_rank asc
+        ) as cause_rank,
+    from root_causes
+    inner join anomalous_totals using (shop, hour_at, metric)
+    where
+        root_causes.explained >= {{ var('contributor_min_explanatory_power') }}
+        and (root_causes.factor > 1) = (anomalous_totals.direction = 'positive')
+),
+
+primary_elements as (
     select
         shop,
         hour_at,
         metric,
-        arg_max(dimension, (surprise, explanatory_power)) as primary_dimension,
-        arg_max(dimension_value, (surprise, explanatory_power)) as primary_value,
-        arg_max(explanatory_power, (surprise, explanatory_power)) as primary_contribution,
-    from contributors
-    where is_clear_contributor
+        dimension as primary_dimension,
+        dimension_value as primary_dimension_value,
+        element as primary_element,
+        explained as primary_contribution,
+    from causes
+    where cause_rank = 1
+),
+
+-- Elements separated by ';', each `dimension=value` joined by '&', ranked.
+element_sets as (
+    select
+        shop,
+        hour_at,
+        metric,
+        string_agg(element, ';' order by cause_rank) as root_cause_elements,
+    from causes
     group by all
 ),
 
@@ -63,12 +98,15 @@ top_contributors as (
 final as (
     select
         anomalous_totals.*,
-        primary_contributors.primary_dimension,
-        primary_contributors.primary_value,
-        primary_contributors.primary_contribution,
+        primary_elements.primary_dimension,
+        primary_elements.primary_dimension_value,
+        primary_elements.primary_element,
+        primary_elements.primary_contribution,
+        element_sets.root_cause_elements,
         coalesce(top_contributors.top_contributors, []) as top_contributors,
     from anomalous_totals
-    left join primary_contributors using (shop, hour_at, metric)
+    left join primary_elements using (shop, hour_at, metric)
+    left join element_sets using (shop, hour_at, metric)
     left join top_contributors using (shop, hour_at, metric)
 )
 
