@@ -112,6 +112,32 @@ def test_an_element_is_found_against_the_rest_when_the_rest_moved_too():
     assert 0.4 < elements[0].explained < 0.8
 
 
+def test_a_segment_of_most_of_the_traffic_vanishing_is_named_though_the_rest_fell_too():
+    # A social-first shop at night: its paid social visitors (most of its carts) stop
+    # arriving while its other carts also fall (iOS carts break). Few events are left, yet
+    # "everything fell by one factor" explains them worse than paid social gone.
+    leaves = hour_of_leaves()
+    leaves["predict"] = leaves["predict"] / 40
+    social = leaves["utm_medium"] == "social"
+    leaves.loc[social, "predict"] *= 12
+    rest = moved(leaves, ~social, 0.35, seed=8)
+    both = moved(rest, social, 0.0, seed=9)
+    assert both.loc[social, "predict"].sum() / both["predict"].sum() > 0.75
+    elements = localizer.localize(both, DIMENSIONS)
+    assert elements[0].notation() == "utm_medium=social"
+
+
+def test_a_refinement_of_another_element_found_is_folded_into_it():
+    # A crawler on Android: its sessions surge hardest in the US, but every Android leaf
+    # moved. The search finds Android in the US, then the rest of Android; the smaller
+    # explanation that leaves the same leaves outside is Android alone.
+    leaves = hour_of_leaves()
+    android = leaves["device"] == "Android"
+    us = leaves["geography"] == "US"
+    lifted = moved(moved(leaves, android & us, 20.0), android & ~us, 3.0, seed=10)
+    assert found(lifted) == "device=Android"
+
+
 def overdispersed_hours(hours: int, dispersion: float, seed: int = 6):
     """Leaves x hours of counts whose variance is `dispersion` times their mean (a visit
     makes several events), with the expectations they were drawn around."""

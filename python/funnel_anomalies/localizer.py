@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
+from scipy.special import ndtri, xlogy
 
 MAX_DEPTH = 3
 MAX_ELEMENTS = 10
@@ -219,26 +219,36 @@ def _select(
         if candidate < 0 or improvement <= penalty:
             break
         leaves = _leaves_of(candidates, candidate)
-        if not chosen and not _moved_apart(moved, scale, leaves):
+        if not chosen and not _moved_apart(actual, expected, leaves, noise):
             return []
         chosen.append(_Chosen(candidate, factor, improvement, leaves))
         weight = np.where(leaves, 0.0, weight)
     return chosen
 
 
-def _moved_apart(moved: np.ndarray, scale: np.ndarray, leaves: np.ndarray) -> bool:
+def _moved_apart(
+    actual: np.ndarray, expected: np.ndarray, leaves: np.ndarray, noise: Noise
+) -> bool:
     """Whether an element's leaves and the rest moved by factors of their own, rather than
-    all leaves by one (the hour as a whole: a holiday, a slow site): the two factors must
-    improve the fit over the one beyond what chance gives at FALSE_ELEMENT_RISK. One test,
-    of the element the search chose for its move against the expectation (mostly the
-    size of its segment), not of all candidates: it has passed the search's bound."""
-
-    def improvement(part: np.ndarray) -> float:
-        return float(moved[part].sum()) ** 2 / max(float(scale[part].sum()), 1e-12)
-
-    everything = np.ones(len(leaves), dtype=bool)
-    gain = improvement(leaves) + improvement(~leaves) - improvement(everything)
-    return gain > chi2_1_beyond(FALSE_ELEMENT_RISK)
+    all leaves by one (the hour as a whole: a holiday, a slow site). The likelihood ratio
+    of the two factors against the one, for counts of the leaves' dispersion (with the
+    proportional part, at the leaves' own levels), must pass what chance gives at
+    FALSE_ELEMENT_RISK: one test, of the element the search chose for its move against
+    the expectation, not of all candidates (it has passed the search's bound). Counts'
+    likelihood, not least squares at the expected levels: when most of a shop's traffic
+    vanishes, the fitted levels are far from the expected ones."""
+    totals = []
+    for part in (leaves, ~leaves):
+        totals.append((float(actual[part].sum()), float(expected[part].sum())))
+    (inside, inside_expected), (outside, outside_expected) = totals
+    if min(inside_expected, outside_expected) <= 0:
+        return True
+    overall = (inside + outside) / (inside_expected + outside_expected)
+    ratio = xlogy(inside, inside / inside_expected / overall) + xlogy(
+        outside, outside / outside_expected / overall
+    )
+    dispersion = float(noise.variance(expected).sum()) / max(float(expected.sum()), 1e-12)
+    return 2.0 * ratio / max(dispersion, 1.0) > chi2_1_beyond(FALSE_ELEMENT_RISK)
 
 
 def _leaves_of(candidates: _Candidates, candidate: int) -> np.ndarray:
@@ -306,6 +316,20 @@ def _rest_moved(
     return deviation**2 > chi2_1_beyond(FALSE_ELEMENT_RISK) * max(variance, 1e-12)
 
 
+def _without_descendants(chosen: list[_Chosen], candidates: _Candidates) -> list[_Chosen]:
+    """The set without any element that refines another of it (`device=Other&geography=US`
+    beside `device=Other`): the coarser one alone leaves the same leaves outside, so it is
+    the smaller explanation (a crawler's few sessions land in some of its leaves only)."""
+    parts = [set(candidates.parts[element.candidate]) for element in chosen]
+    return [
+        element
+        for index, element in enumerate(chosen)
+        if not any(
+            other < parts[index] for position, other in enumerate(parts) if position != index
+        )
+    ]
+
+
 def localize(
     leaves: pd.DataFrame,
     dimensions: list[str],
@@ -338,6 +362,7 @@ def localize(
         if expected_outside > 0:
             common = float(values[outside].sum()) / expected_outside
             chosen, _ = _search(values, expectations * common, candidates, noise)
+    chosen = _without_descendants(chosen, candidates)
     total_deviation = float(np.sum(values - expectations))
     elements = []
     explained_already = np.zeros(len(leaves), dtype=bool)
