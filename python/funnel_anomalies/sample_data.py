@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from holidays import country_holidays
 
 from funnel_anomalies import pixel_strings
+from funnel_anomalies.warehouse import LEAF_DIMENSIONS
 
 # Funnel steps a session can reach, in order. Probabilities are conditional on the step before.
 FUNNEL_STEP_PROBABILITY = {
@@ -509,14 +510,8 @@ def relative_traffic(shop: Shop, spec: SampleSpec, with_level_changes: bool) -> 
 
 
 SEGMENT_SEPARATOR = " & "
-SEGMENT_DIMENSIONS = (
-    "device",
-    "geography",
-    "utm_source",
-    "utm_medium",
-    "session_utm_source",
-    "session_utm_medium",
-)
+# The order combinations are named in, as the pipeline names them.
+SEGMENT_DIMENSIONS = LEAF_DIMENSIONS
 # The dimensions each metric is broken down by: landing page views by their own utm
 # values, the later steps by their session's landing's.
 LANDING_DIMENSIONS = ("device", "geography", "utm_source", "utm_medium")
