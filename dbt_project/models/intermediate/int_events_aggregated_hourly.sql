@@ -26,12 +26,9 @@ described as (
         {{ event_copy_columns('user_agents.user_agent_id', 'events') }} as event_copy,
     from events
     inner join event_profiles
-        on events.shop is not distinct from event_profiles.shop_sent
-        and events.event_name is not distinct from event_profiles.event_name_sent
-        and events.geography is not distinct from event_profiles.geography_sent
+        on {{ matches_event_profile('events', 'event_profiles') }}
     inner join user_agents
-        on events.user_agent is not distinct from user_agents.user_agent
-        and events.device_type is not distinct from user_agents.device_type
+        on {{ matches_user_agent('events', 'user_agents') }}
 ),
 
 aggregated as (

@@ -58,12 +58,9 @@ described as (
         {{ event_copy_columns('user_agents.user_agent_id', 'events') }} as event_copy,
     from events
     inner join counted_profiles
-        on events.shop is not distinct from counted_profiles.shop_sent
-        and events.event_name is not distinct from counted_profiles.event_name_sent
-        and events.geography is not distinct from counted_profiles.geography_sent
+        on {{ matches_event_profile('events', 'counted_profiles') }}
     inner join user_agents
-        on events.user_agent is not distinct from user_agents.user_agent
-        and events.device_type is not distinct from user_agents.device_type
+        on {{ matches_user_agent('events', 'user_agents') }}
     left join session_landings
         on events.shop = session_landings.shop
         and events.session_id = session_landings.session_id

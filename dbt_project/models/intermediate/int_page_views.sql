@@ -66,8 +66,7 @@ described as (
         end as utm_medium_in_url,
     from page_views
     inner join user_agents
-        on page_views.user_agent is not distinct from user_agents.user_agent
-        and page_views.device_type is not distinct from user_agents.device_type
+        on {{ matches_user_agent('page_views', 'user_agents') }}
 ),
 
 final as (
