@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from holidays import country_holidays
 
 from funnel_anomalies import pixel_strings
+from funnel_anomalies.root_causes import PART_SEPARATOR
 from funnel_anomalies.warehouse import LEAF_DIMENSIONS
 
 # Funnel steps a session can reach, in order. Probabilities are conditional on the step before.
@@ -509,7 +510,8 @@ def relative_traffic(shop: Shop, spec: SampleSpec, with_level_changes: bool) -> 
     return profile
 
 
-SEGMENT_SEPARATOR = " & "
+# Parts of a combination joined as fct_anomaly_hours joins them.
+SEGMENT_SEPARATOR = PART_SEPARATOR
 # The order combinations are named in, as the pipeline names them.
 SEGMENT_DIMENSIONS = LEAF_DIMENSIONS
 # The dimensions each metric is broken down by: landing page views by their own utm
