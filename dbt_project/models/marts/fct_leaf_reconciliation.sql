@@ -1,0 +1,63 @@
+-- Each shop, hour and metric's total beside the sum of its leaves: the localizer explains
+-- a total's deviation by its leaves' deviations, which holds only if the leaves' events
+-- add up to the total's exactly and their expectations to its expectation (to 0.1%,
+-- rounding in the shares). A view: in a build only its
+-- test reads it, and a query of it sums the leaves as they are now.
+{{ config(materialized='view') }}
+
+with
+
+hourly as (
+    select * from {{ ref('fct_hourly_metrics') }}
+),
+
+forecasts as (
+    select * from {{ source('forecasting', 'fct_forecasts') }}
+),
+
+leaf_forecasts as (
+    select * from {{ source('forecasting', 'fct_leaf_forecasts') }}
+),
+
+totals as (
+    select
+        forecasts.shop,
+        forecasts.hour_at,
+        forecasts.metric,
+        hourly.events as total_events,
+        forecasts.expected as total_expected,
+    from forecasts
+    inner join hourly using (shop, hour_at, metric, dimension, dimension_value)
+    where forecasts.dimension = 'total'
+),
+
+leaves_by_hour as (
+    select
+        shop,
+        hour_at,
+        metric,
+        count(*) as leaves,
+        sum(events) as leaves_events,
+        sum(expected) as leaves_expected,
+    from leaf_forecasts
+    group by all
+),
+
+final as (
+    select
+        totals.shop,
+        totals.hour_at,
+        totals.metric,
+        coalesce(leaves_by_hour.leaves, 0) as leaves,
+        totals.total_events,
+        coalesce(leaves_by_hour.leaves_events, 0) as leaves_events,
+        totals.total_expected,
+        coalesce(leaves_by_hour.leaves_expected, 0) as leaves_expected,
+        coalesce(leaves_by_hour.leaves_events, 0) = totals.total_events as events_add_up,
+        abs(coalesce(leaves_by_hour.leaves_expected, 0) - totals.total_expected)
+        <= 0.001 * totals.total_expected + 1e-6 as expectations_add_up,
+    from totals
+    left join leaves_by_hour using (shop, hour_at, metric)
+)
+
+select * from final
