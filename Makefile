@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine: `make build` and `make test`.
 # Overrides (Make variables, also read from the environment): EVENTS, DB, OUT,
-# INTERVAL_WIDTH, WORKERS.
+# INTERVAL_WIDTH, WORKERS, TEST_WORKERS.
 
 PYTHON ?= python3
 VENV := .venv
@@ -42,8 +42,13 @@ $(CHROMIUM):
 		echo "chromium missing and not root: the browser test will be skipped"; \
 	fi
 
+# Most tests build a small database, mostly dbt starting up in a process of its own:
+# two workers overlap them. A test file runs on one worker, so a build the file's tests
+# share is made once. TEST_WORKERS=0 runs every test in this process.
+TEST_WORKERS ?= 2
+
 test: $(INSTALLED) $(CHROMIUM)
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m funnel_anomalies.bench
