@@ -1,4 +1,5 @@
-"""The three reports: shapes a spreadsheet can open, and the JSON against its schema."""
+"""The three reports: shapes a spreadsheet can open, the wide report's long twin, and the
+JSON against its schema."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import duckdb
 import jsonschema
 import pandas as pd
+import pyarrow.parquet as pq
 
 from funnel_anomalies import exports
 
@@ -20,6 +22,7 @@ def test_every_report_is_published(incident_run):
     assert names == sorted(
         [
             exports.ANOMALY_REPORT,
+            exports.ANOMALY_REPORT_LONG,
             exports.GROUP_REPORT,
             exports.SCENARIOS,
             exports.CHART,
@@ -50,6 +53,42 @@ def test_anomaly_report_has_a_row_per_shop_hour_and_three_columns_per_series(inc
     assert flags.shape[1] == series
     assert set(pd.unique(flags.to_numpy().ravel())) - {0, 1} <= {float("nan")}
     assert flags["landing_page_views__total__all__anomaly"].sum() > 0
+
+
+def test_the_long_report_holds_the_wide_reports_cells_a_row_each(incident_run):
+    _, _, out = incident_run
+    wide = pd.read_csv(out / exports.ANOMALY_REPORT, parse_dates=["hour_at"])
+    long = pq.read_table(out / exports.ANOMALY_REPORT_LONG).to_pandas()
+    assert list(long.columns) == [
+        "shop",
+        "hour_at",
+        "metric",
+        "dimension",
+        "dimension_value",
+        "anomaly",
+        "pct_diff",
+        "contribution",
+    ]
+    assert not long.duplicated(["shop", "hour_at", "metric", "dimension", "dimension_value"]).any()
+    series = long["metric"] + "__" + long["dimension"] + "__" + long["dimension_value"]
+    cells = long.assign(series=series).melt(
+        id_vars=["shop", "hour_at", "series"],
+        value_vars=["anomaly", "pct_diff", "contribution"],
+        var_name="field",
+    )
+    from_long = cells.assign(column=cells["series"] + "__" + cells["field"]).pivot(
+        index=["shop", "hour_at"], columns="column", values="value"
+    )
+    from_wide = wide.set_index(["shop", "hour_at"])
+    # Every cell of the wide report is a row of the long one, and nothing else is.
+    assert sorted(from_long.columns) == sorted(from_wide.columns)
+    pd.testing.assert_frame_equal(
+        from_long[from_wide.columns].sort_index().astype(float),
+        from_wide.sort_index().astype(float),
+        check_names=False,
+        check_freq=False,
+    )
+    assert long["shop"].tolist() == sorted(long["shop"])  # ordered like the wide report
 
 
 def test_group_report_reads_as_one_line_per_group(incident_run):

@@ -10,6 +10,7 @@ dropped.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime
@@ -17,15 +18,20 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from funnel_anomalies import chart, events_input, reports
 
 RUN_SUMMARY = "run_summary.json"
 ANOMALY_REPORT = "anomaly_report.csv"
+# The same cells in long form, for programs: its width does not grow with the shops'
+# values, and its types are kept (no spreadsheet reads it, so its text is the tables').
+ANOMALY_REPORT_LONG = "anomaly_report.parquet"
 GROUP_REPORT = "anomaly_group_report.csv"
 SCENARIOS = "anomaly_scenarios.json"
 CHART = "anomaly_chart.html"
-FILE_NAMES = (RUN_SUMMARY, ANOMALY_REPORT, GROUP_REPORT, SCENARIOS, CHART)
+FILE_NAMES = (RUN_SUMMARY, ANOMALY_REPORT, ANOMALY_REPORT_LONG, GROUP_REPORT, SCENARIOS, CHART)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -174,12 +180,19 @@ def notices(summary: dict) -> list[str]:
     return lines
 
 
-def render(db: Path, event_files: events_input.EventFiles) -> dict[str, str]:
+def to_parquet(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def render(db: Path, event_files: events_input.EventFiles) -> dict[str, str | bytes]:
     """Every published file of a run, by name, rendered from the database at `db`."""
     with duckdb.connect(str(db), read_only=True) as con:
         return {
             RUN_SUMMARY: json.dumps(run_summary(con, event_files), indent=2) + "\n",
             ANOMALY_REPORT: to_csv(reports.anomaly_report(con)),
+            ANOMALY_REPORT_LONG: to_parquet(reports.anomaly_report_long(con)),
             GROUP_REPORT: to_csv(reports.group_report(con)),
             SCENARIOS: json.dumps(reports.scenarios(con), indent=2) + "\n",
             CHART: chart.render(con),
@@ -190,6 +203,9 @@ def write(db: Path, event_files: events_input.EventFiles, folder: Path) -> dict:
     """Render every published file into `folder`; return the run summary."""
     folder.mkdir(parents=True, exist_ok=True)
     files = render(db, event_files)
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            (folder / name).write_text(content, encoding="utf-8")
     return json.loads(files[RUN_SUMMARY])

@@ -1,7 +1,8 @@
 """The three reports, read from the anomaly tables of a built database.
 
 - anomaly_report: one row per shop and hour; for every metric and dimension value, the
-  anomaly flag, the percent difference from expected and the contribution.
+  anomaly flag, the percent difference from expected and the contribution
+  (anomaly_report_long: the same cells, one row per shop, hour and series).
 - group_report: one row per anomaly group with its span, direction, metrics, dimensions,
   contributors per metric, a one-line root cause and the scenario.
 - scenarios: the groups by scenario with their dimensional patterns, metric
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from funnel_anomalies import warehouse
 
@@ -37,21 +39,50 @@ SCENARIO_MEANINGS = {
 }
 
 
+# The report's cells, one row per shop, hour and series: the long form itself and what the
+# wide form pivots.
+REPORT_CELLS = """
+    select
+        shop, hour_at, metric, dimension, dimension_value,
+        cast(is_anomaly as integer) as anomaly,
+        round(pct_diff, 2) as pct_diff,
+        round(contribution, 4) as contribution,
+    from fct_anomalies
+    where list_contains($dimensions, dimension)
+"""
+
+
+def anomaly_report_long(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Long: the wide report's cells, a row per shop, hour, metric, dimension and value,
+    ordered as the wide report's rows and columns are. Text as in the tables but for NUL
+    characters, dropped as in every report (C-string readers end a value there)."""
+    return con.sql(
+        f"""
+        select
+            replace(shop, chr(0), '') as shop,
+            hour_at,
+            metric,
+            dimension,
+            replace(dimension_value, chr(0), '') as dimension_value,
+            anomaly,
+            pct_diff,
+            contribution,
+        from ({REPORT_CELLS})
+        order by
+            shop,
+            hour_at,
+            list_position($metrics, metric),
+            list_position($dimensions, dimension),
+            dimension_value
+        """,
+        params={"dimensions": list(REPORTED_DIMENSIONS), "metrics": list(METRIC_ORDER)},
+    ).to_arrow_table()
+
+
 def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Wide: shop, hour_at, then `<metric>__<dimension>__<value>__{anomaly,pct_diff,
     contribution}` for every series, metrics in funnel order, totals first."""
-    long = con.execute(
-        """
-        select
-            shop, hour_at, metric, dimension, dimension_value,
-            cast(is_anomaly as integer) as anomaly,
-            round(pct_diff, 2) as pct_diff,
-            round(contribution, 4) as contribution,
-        from fct_anomalies
-        where list_contains(?, dimension)
-        """,
-        [list(REPORTED_DIMENSIONS)],
-    ).df()
+    long = con.execute(REPORT_CELLS, {"dimensions": list(REPORTED_DIMENSIONS)}).df()
     if long.empty:
         return pd.DataFrame({"shop": pd.Series(dtype=str), "hour_at": pd.Series(dtype="M8[us]")})
     long["series"] = long["metric"] + "__" + long["dimension"] + "__" + long["dimension_value"]
