@@ -121,7 +121,7 @@ def test_labels_describe_each_scenario_inside_the_span(tmp_path, small_spec):
         assert incident["scenario"] in (None, *incident["acceptable_scenarios"])
 
 
-@pytest.mark.parametrize("bad", [{"shops": 0}, {"shops": 9}, {"days": 1}])
+@pytest.mark.parametrize("bad", [{"shops": 0}, {"shops": 10_001}, {"days": 1}])
 def test_impossible_specs_are_refused(bad):
     with pytest.raises(ValueError):
         sample_data.default_spec(**bad)
@@ -220,3 +220,21 @@ def test_the_truth_matches_the_counts_and_says_how_noisy_each_shop_is(tmp_path):
         standardized = (rows["events"] - rows["expected"]) / np.sqrt(rows["variance"])
         assert 0.8 < standardized.std() < 1.25, (shop, standardized.std())
     assert truth.groupby("shop")["variance"].sum().gt(truth.groupby("shop")["expected"].sum()).all()
+
+
+def test_many_shops_are_a_few_large_and_many_small():
+    spec = sample_data.default_spec(shops=300, days=7, events=1_000_000, seed=5)
+    assert len({shop.name for shop in spec.shops}) == 300
+    assert [shop.name for shop in spec.shops[:4]] == [s.name for s in sample_data.DEFAULT_SHOPS]
+    drawn = [shop.peak_sessions_per_hour for shop in spec.shops[4:]]
+    assert drawn == sorted(drawn, reverse=True)
+    sizes = sorted((shop.peak_sessions_per_hour for shop in spec.shops), reverse=True)
+    assert sum(sizes[:30]) > 0.5 * sum(sizes)  # the largest tenth hold most of the traffic
+    assert sizes[0] > 300 * sizes[-1]
+    assert len({shop.time_zone for shop in spec.shops}) >= 8
+    assert {shop.naming for shop in spec.shops} == {"shopify", "plain"}
+    # The same arguments give the same shops; another seed other small shops.
+    assert spec.shops == sample_data.default_spec(shops=300, days=7, events=1_000_000, seed=5).shops
+    other = sample_data.default_spec(shops=300, days=7, events=1_000_000, seed=6).shops
+    assert [shop.name for shop in other[:4]] == [shop.name for shop in spec.shops[:4]]
+    assert other[4:] != spec.shops[4:]

@@ -52,7 +52,10 @@ def build(
 @app.command("sample-data")
 def sample_data_command(
     output: Path = typer.Option(DEFAULT_EVENTS, help="Parquet file to write."),
-    shops: int = typer.Option(3, help="Number of shops, largest first (1-4)."),
+    shops: int = typer.Option(
+        3,
+        help="Number of shops, largest first: four made by hand, then a few large and many small.",
+    ),
     days: int = typer.Option(56, help="Days of history."),
     events: int = typer.Option(sample_data.SAMPLE_EVENTS, help="Approximate number of raw events."),
     seed: int = typer.Option(7, help="Random seed: the same seed gives the same file."),

@@ -190,6 +190,55 @@ DEFAULT_SHOPS = (
 CAMPAIGN_LIFT = 1.35
 HOLIDAY_TRAFFIC = 0.75
 
+# Shops past the hand-made four are spread as real shop populations are, a few large and
+# many small: size falls with rank as a power law (Zipf's law, exponent near 1), each
+# shop off the curve by a random factor, in time zones around the world.
+MAX_SHOPS = 10_000
+POPULATION_SIZE_EXPONENT = 1.1
+POPULATION_SIZE_SPREAD = 0.3  # sigma of the log-normal factor off the curve
+POPULATION_ZONES = (
+    ("America/New_York", "US"),
+    ("America/Los_Angeles", "US"),
+    ("Europe/Berlin", "DE"),
+    ("Europe/London", "GB"),
+    ("Europe/Paris", "FR"),
+    ("America/Toronto", "CA"),
+    ("Europe/Amsterdam", "NL"),
+    ("Australia/Sydney", "AU"),
+    ("Europe/Stockholm", "SE"),
+    ("UTC", None),
+)
+
+
+def shop_population(count: int, seed: int) -> tuple[Shop, ...]:
+    """`count` shops: the hand-made ones, then shops whose size follows the largest's
+    down a power law of their rank (largest first), with pixels, time zones and
+    hour-to-hour noise of their own, drawn from `seed`."""
+    made = DEFAULT_SHOPS[:count]
+    rng = np.random.default_rng([seed, count])
+    ranks = np.arange(len(made) + 1, count + 1)
+    sizes = -np.sort(
+        -DEFAULT_SHOPS[0].peak_sessions_per_hour
+        * ranks.astype(float) ** -POPULATION_SIZE_EXPONENT
+        * rng.lognormal(0.0, POPULATION_SIZE_SPREAD, len(ranks))
+    )
+    zones = rng.integers(len(POPULATION_ZONES), size=len(ranks))
+    naming = rng.choice(["shopify", "plain"], size=len(ranks))
+    noise = rng.uniform(0.02, 0.12, len(ranks))
+    drawn = [
+        Shop(
+            f"shop-{rank:05d}",
+            float(size),
+            str(pixel),
+            *POPULATION_ZONES[zone],
+            float(hour_noise),
+        )
+        for rank, size, zone, pixel, hour_noise in zip(
+            ranks, sizes, zones, naming, noise, strict=True
+        )
+    ]
+    return (*made, *drawn)
+
 
 def _weekend_evening(shop: Shop, start: datetime, from_day: int, days: int) -> tuple[int, int]:
     """The day and UTC hour of 20:00 local on the shop's first Saturday from `from_day`,
@@ -209,7 +258,9 @@ def default_incidents(shops: tuple[Shop, ...], days: int, start: datetime) -> tu
     strong enough to be seen at the volume of the shop it hits."""
     big = shops[0].name
     second = shops[1 % len(shops)].name
-    smallest = shops[-1].name
+    # The smallest of the hand-made shops: a drawn population's smallest may have too few
+    # visitors for any incident to show.
+    smallest = shops[min(len(shops), len(DEFAULT_SHOPS)) - 1].name
 
     def day(fraction: float) -> int:
         return max(1, min(days - 1, round(days * fraction)))
@@ -367,12 +418,13 @@ def default_spec(
     seed: int = 7,
     start: datetime = datetime(2026, 9, 1, tzinfo=UTC),
 ) -> SampleSpec:
-    """Shops of decreasing size scaled so that the run yields about `events` raw events."""
-    if not 1 <= shops <= len(DEFAULT_SHOPS):
-        raise ValueError(f"shops must be between 1 and {len(DEFAULT_SHOPS)}, got {shops}")
+    """Shops of decreasing size (shop_population) scaled so that the run yields about
+    `events` raw events."""
+    if not 1 <= shops <= MAX_SHOPS:
+        raise ValueError(f"shops must be between 1 and {MAX_SHOPS:,}, got {shops}")
     if days < 2:
         raise ValueError(f"days must be at least 2, got {days}")
-    chosen = DEFAULT_SHOPS[:shops]
+    chosen = shop_population(shops, seed)
     mean_of_peak = 0.62  # average of the daily and weekly profile relative to its peak
     natural = sum(s.peak_sessions_per_hour for s in chosen) * mean_of_peak * 24 * days
     scale = events / (natural * EVENTS_PER_SESSION)
