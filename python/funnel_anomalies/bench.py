@@ -37,8 +37,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from funnel_anomalies import bench_forecasts as bench_forecasts_module
 from funnel_anomalies import (
+    bench_dbt,
     bench_hostile,
     bench_localizer,
     bench_root_causes,
@@ -52,6 +52,7 @@ from funnel_anomalies import (
     sample_data,
     warehouse,
 )
+from funnel_anomalies import bench_forecasts as bench_forecasts_module
 from funnel_anomalies.dbt_invocation import DbtFolders, model_seconds, run_dbt
 from funnel_anomalies.forecast_cache import ForecastCache
 from funnel_anomalies.project import ROOT
@@ -412,13 +413,20 @@ def bench_chart(db: Path) -> str:
     return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
 
 
-PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes")
+PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes", "dbt")
 # Generated data the forecasts are judged on: the default sample, and data of other seeds,
 # sizes and lengths on which nothing was tuned.
 FORECAST_SPECS = {
     "default (seed 7)": sample_data.default_spec(),
     "seed 23, 4 shops, 6 weeks": sample_data.default_spec(shops=4, days=42, seed=23),
     "small shops, seed 31": sample_data.default_spec(events=SMALL_SHOP_EVENTS, seed=31),
+}
+
+
+# The make build sample, and a week of two small shops: the size of most tests' builds.
+DBT_COST_SPECS = {
+    "events_default": sample_data.default_spec(),
+    "events_week_small": sample_data.default_spec(shops=2, days=7, events=30_000, seed=5),
 }
 
 
@@ -435,7 +443,8 @@ def main() -> None:
         help="hourly: hourly tables and the chart; forecasts: expectations against the plain "
         "way, baselines and an oracle; hostile: crafted input; localizer: root causes on "
         "semi-synthetic cases; root-causes: whole builds with combination incidents, and "
-        "the build's time against the commit before the leaves",
+        "the build's time against the commit before the leaves; dbt: what a build's dbt "
+        "invocations cost, node by node and around the nodes",
     )
     arguments = parser.parse_args()
     BENCH_DIR.mkdir(exist_ok=True)
@@ -460,6 +469,11 @@ def main() -> None:
         print("\nThe hourly build of the default sample, from an empty forecast cache")
         default_events = _generated("events_default", sample_data.default_spec())
         print(bench_root_causes.build_time_table(default_events))
+    if "dbt" in arguments.parts:
+        print("\nWhat a build's dbt invocations cost (models, tests and seeds as dbt times them)")
+        for name, spec in DBT_COST_SPECS.items():
+            events = _generated(name, spec)
+            print(bench_dbt.format_costs_table(name, bench_dbt.dbt_costs(events)))
 
 
 def bench_pipeline(sizes: list[int]) -> None:

@@ -1,0 +1,88 @@
+"""`make bench`, dbt's cost: a build's two dbt invocations taken apart into what dbt's
+nodes execute (models, data tests, seeds) and what dbt costs around them (starting,
+reading its parse of the project, writing its artifacts), with the costliest nodes."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from funnel_anomalies import events_input, forecast_step, pipeline
+from funnel_anomalies.dbt_invocation import DbtFolders, run_dbt
+from funnel_anomalies.forecasting import ForecastSettings
+
+NODES_LISTED = 8
+
+
+@dataclass(frozen=True)
+class Invocation:
+    half: str
+    wall_seconds: float
+    node_seconds: dict[str, tuple[int, float]]  # resource type: (nodes, seconds)
+    nodes: list[tuple[float, str]]  # seconds, unique id
+
+
+def _invocation(half: str, wall_seconds: float, run_results: Path) -> Invocation:
+    results = json.loads(run_results.read_text())["results"]
+    by_type: dict[str, tuple[int, float]] = {}
+    for result in results:
+        kind = result["unique_id"].split(".")[0]
+        count, seconds = by_type.get(kind, (0, 0.0))
+        by_type[kind] = (count + 1, seconds + result["execution_time"])
+    nodes = sorted(((r["execution_time"], r["unique_id"]) for r in results), reverse=True)
+    return Invocation(half, wall_seconds, by_type, nodes)
+
+
+def dbt_costs(events: Path) -> list[Invocation]:
+    """The two dbt invocations of a build of `events` from an empty forecast cache, run
+    as the pipeline runs them (the scratch file under a run's name, so the shared parse
+    applies)."""
+    halves = (
+        ("hourly tables", pipeline.BEFORE_FORECASTS),
+        ("on the forecasts", pipeline.AFTER_FORECASTS),
+    )
+    invocations = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        db = folder / "building.duckdb"
+        folders = DbtFolders(folder / "target", folder / "logs")
+        pipeline.prepare_scratch(db, events_input.resolve(events), "bench", datetime.now(UTC))
+        for half, selector in halves:
+            started = time.perf_counter()
+            run_results = run_dbt(
+                ["build", *selector, *pipeline.WITHOUT_UNIT_TESTS], db, folders, quiet=True
+            )
+            invocations.append(_invocation(half, time.perf_counter() - started, run_results))
+            if half == "hourly tables":
+                forecast_step.run_forecast_step(
+                    db, ForecastSettings(), folder / "cache", isolated_in=folder
+                )
+    return invocations
+
+
+def format_costs_table(name: str, invocations: list[Invocation]) -> str:
+    lines = [
+        f"| {name}: invocation | wall (s) | models (n, s) | data tests (n, s) | seeds (n, s) "
+        "| around the nodes (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for invocation in invocations:
+        cells = []
+        for kind in ("model", "test", "seed"):
+            count, seconds = invocation.node_seconds.get(kind, (0, 0.0))
+            cells.append(f"{count}, {seconds:.2f}")
+        executed = sum(seconds for _, seconds in invocation.node_seconds.values())
+        lines.append(
+            f"| {invocation.half} | {invocation.wall_seconds:.2f} | {' | '.join(cells)} "
+            f"| {invocation.wall_seconds - executed:.2f} |"
+        )
+    costliest = sorted(
+        (node for invocation in invocations for node in invocation.nodes), reverse=True
+    )[:NODES_LISTED]
+    lines.append("\n| costliest nodes | s |\n|---|---|")
+    lines += [f"| {unique_id} | {seconds:.2f} |" for seconds, unique_id in costliest]
+    return "\n".join(lines)
