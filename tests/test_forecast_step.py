@@ -8,8 +8,10 @@ import shutil
 import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 
-from funnel_anomalies import forecast_step, pipeline
+from funnel_anomalies import dask_fits, forecast_step, pipeline
+from funnel_anomalies.errors import PipelineError
 from funnel_anomalies.forecast_cache import ForecastCache
 from funnel_anomalies.forecasting import ForecastSettings
 
@@ -81,3 +83,28 @@ def test_a_shop_that_stops_sending_early_is_forecast_over_its_own_span(tmp_path,
     assert spans.loc[quitter, "last_hour_at"] < stops_at.replace(tzinfo=None)
     others = spans.drop(index=quitter)
     assert (others["last_hour_at"] > spans.loc[quitter, "last_hour_at"]).all()
+
+
+def test_fits_on_a_local_dask_cluster_give_the_same_forecasts(tmp_path, small_events, built_db):
+    db = tmp_path / "dask" / "funnel.duckdb"
+    report = pipeline.build(small_events, db, quiet=True, workers=2, scheduler=dask_fits.LOCAL)
+    assert report.forecasts.prophet_fits > 0  # fitted there, not read from a cache
+    queries = {
+        "fct_forecasts": "select * exclude (fitted_at) from fct_forecasts order by all",
+        "fct_leaf_forecasts": "select * from fct_leaf_forecasts order by all",
+    }
+    for table, query in queries.items():
+        with duckdb.connect(str(db), read_only=True) as on_dask:
+            fitted_on_dask = on_dask.sql(query).df()
+        with duckdb.connect(str(built_db), read_only=True) as in_process:
+            fitted_here = in_process.sql(query).df()
+        assert len(fitted_here) > 0
+        assert fitted_on_dask.equals(fitted_here), table
+
+
+def test_an_unreachable_scheduler_is_named(tmp_path, small_events, monkeypatch):
+    monkeypatch.setattr(dask_fits, "CONNECT_TIMEOUT_SECONDS", 1)
+    address = "tcp://127.0.0.1:9"
+    with pytest.raises(PipelineError, match="cannot reach the Dask scheduler 'tcp://127.0.0.1:9'"):
+        pipeline.build(small_events, tmp_path / "funnel.duckdb", quiet=True, scheduler=address)
+    assert not (tmp_path / "funnel.duckdb").exists()  # nothing published

@@ -10,7 +10,15 @@ import duckdb
 import typer
 from tqdm import tqdm
 
-from funnel_anomalies import evaluation, exports, leaf_files, localizer, pipeline, sample_data
+from funnel_anomalies import (
+    dask_fits,
+    evaluation,
+    exports,
+    leaf_files,
+    localizer,
+    pipeline,
+    sample_data,
+)
 from funnel_anomalies.errors import InputError, PipelineError
 from funnel_anomalies.forecasting import ForecastSettings
 from funnel_anomalies.project import DEFAULT_DB, DEFAULT_EVENTS, DEFAULT_LABELS, DEFAULT_OUT
@@ -25,6 +33,12 @@ def build(
     out: Path = typer.Option(DEFAULT_OUT, help="Folder for reports and the chart."),
     interval_width: float = typer.Option(0.99, help="Width of the expected band (0-1)."),
     workers: int = typer.Option(0, help="Processes fitting Prophet; 0: one per core."),
+    dask_scheduler: str = typer.Option(
+        "",
+        envvar=dask_fits.SCHEDULER_VARIABLE,
+        help="Fit on Dask: 'local' (a local cluster of WORKERS processes) or a scheduler's "
+        "address (tcp://host:8786); empty: no Dask.",
+    ),
 ) -> None:
     """Check the events, build every model and test, publish the database and OUT's files."""
     if not 0.5 <= interval_width < 1:
@@ -35,7 +49,14 @@ def build(
     # and its run folder is cleaned; the published set is untouched.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        report = pipeline.build(events, db, out, settings=settings, workers=workers)
+        report = pipeline.build(
+            events,
+            db,
+            out,
+            settings=settings,
+            workers=workers,
+            scheduler=dask_scheduler.strip() or None,
+        )
     except (InputError, PipelineError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=1) from None

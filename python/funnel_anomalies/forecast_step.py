@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.special import ndtri, stdtrit
 from tqdm import tqdm
 
-from funnel_anomalies import calendars, forecasting, localizer, warehouse
+from funnel_anomalies import calendars, dask_fits, forecasting, localizer, warehouse
 from funnel_anomalies.forecast_cache import ForecastCache, cache_key
 from funnel_anomalies.forecasting import Calendar, ForecastSettings, SeriesForecast, TotalFit
 
@@ -68,17 +68,23 @@ def _fit_all(
     settings: ForecastSettings,
     workers: int,
     isolated_in: Path | None = None,
+    scheduler: str | None = None,
 ) -> dict:
-    """Fit every task; in `workers` processes, or in this one when there is one worker and
-    no `isolated_in` folder. With `isolated_in`, fits always run in worker processes whose
-    temporary files go there, so a killed run leaves them in a folder the next run removes
+    """Fit every task; on a Dask cluster when a `scheduler` is given (dask_fits), else in
+    `workers` processes, or in this one when there is one worker and no `isolated_in`
+    folder. With `isolated_in`, fits always run in worker processes whose temporary files
+    go there, so a killed run leaves them in a folder the next run removes
     (multiprocessing's workers exit without running cmdstanpy's clean-up)."""
     progress = tqdm(
         total=len(tasks), desc="fitting totals", unit="series", disable=not sys.stderr.isatty()
     )
     fits = {}
     with progress:
-        if isolated_in is not None or (workers > 1 and len(tasks) > 1):
+        if scheduler is not None and tasks:
+            fits = dask_fits.fit_on_dask(
+                _fit, tasks, settings, scheduler, workers, isolated_in, progress.update
+            )
+        elif isolated_in is not None or (workers > 1 and len(tasks) > 1):
             # Workers are fresh interpreters: forking a process that has threads running
             # (polars, DuckDB) can deadlock the child, and a fresh one needs no server.
             context = multiprocessing.get_context("spawn")
@@ -184,9 +190,11 @@ def forecast_all(
     cache: ForecastCache,
     workers: int | None = None,
     isolated_in: Path | None = None,
+    scheduler: str | None = None,
 ) -> tuple[pd.DataFrame, LeafForecasts, ForecastRun]:
     """Forecast every series and leaf in the database; return fct_forecasts,
-    fct_leaf_forecasts and what it cost."""
+    fct_leaf_forecasts and what it cost. The totals' fits run on the Dask cluster of
+    `scheduler` when one is given."""
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     all_series = list(warehouse.read_series(con))
@@ -207,7 +215,7 @@ def forecast_all(
             warm = cache.warm_start(series.shop, series.metric)
             pending.append(_FitTask(index, series.hours, series.total, calendar, warm))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    for index, fit in _fit_all(pending, settings, workers, isolated_in).items():
+    for index, fit in _fit_all(pending, settings, workers, isolated_in, scheduler).items():
         fits[index], fitted_at[index] = fit, now
         cache.save(keys[index], fit, now)
         cache.remember_warm_start(all_series[index].shop, all_series[index].metric, fit.warm_start)
@@ -377,11 +385,12 @@ def run_forecast_step(
     cache_dir: Path | None,
     workers: int | None = None,
     isolated_in: Path | None = None,
+    scheduler: str | None = None,
 ) -> ForecastRun:
     """Read the hourly series of `db`, forecast them and write fct_forecasts into it."""
     with duckdb.connect(str(db)) as con:
         table, leaves, run = forecast_all(
-            con, settings, ForecastCache(cache_dir), workers, isolated_in
+            con, settings, ForecastCache(cache_dir), workers, isolated_in, scheduler
         )
         warehouse.write_forecasts(con, table)
         warehouse.write_leaf_forecasts(con, leaves.values, leaves.keys)

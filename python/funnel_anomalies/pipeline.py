@@ -102,9 +102,11 @@ def build(
     cache_dir: Path | None = None,
     workers: int | None = None,
     run_started_at: datetime | None = None,
+    scheduler: str | None = None,
 ) -> BuildReport:
     """Build every model and test from `events`, then publish the database at `db` and
-    the reports and chart in `out`, all in one switch."""
+    the reports and chart in `out`, all in one switch. The totals' fits run on the Dask
+    cluster of `scheduler` (`local` or an address; dask_fits) when one is given."""
     db = Path(os.path.abspath(db))
     out = Path(os.path.abspath(out)) if out is not None else None
     releases.check_paths(db, out, exports.FILE_NAMES)
@@ -133,6 +135,7 @@ def build(
                     cache_dir if cache_dir is not None else default_cache_dir(db),
                     workers,
                     isolated_in=run.tmp,
+                    scheduler=scheduler,
                 )
                 releases.kill_point("forecasted")
                 started = time.perf_counter()
