@@ -38,6 +38,7 @@ import duckdb
 import pandas as pd
 
 from funnel_anomalies import (
+    bench_dask,
     bench_dbt,
     bench_hostile,
     bench_localizer,
@@ -413,7 +414,7 @@ def bench_chart(db: Path) -> str:
     return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
 
 
-PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes", "dbt")
+PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes", "dbt", "dask")
 # Generated data the forecasts are judged on: the default sample, and data of other seeds,
 # sizes and lengths on which nothing was tuned.
 FORECAST_SPECS = {
@@ -430,6 +431,10 @@ DBT_COST_SPECS = {
 }
 
 
+# Enough totals to fit (five per shop) for throughput to show.
+DASK_SPEC = sample_data.default_spec(shops=30, days=35, events=2_000_000, seed=29)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -444,7 +449,8 @@ def main() -> None:
         "way, baselines and an oracle; hostile: crafted input; localizer: root causes on "
         "semi-synthetic cases; root-causes: whole builds with combination incidents, and "
         "the build's time against the commit before the leaves; dbt: what a build's dbt "
-        "invocations cost, node by node and around the nodes",
+        "invocations cost, node by node and around the nodes; dask: the forecasting step "
+        "in process, on multiprocessing and on local Dask clusters",
     )
     arguments = parser.parse_args()
     BENCH_DIR.mkdir(exist_ok=True)
@@ -474,6 +480,13 @@ def main() -> None:
         for name, spec in DBT_COST_SPECS.items():
             events = _generated(name, spec)
             print(bench_dbt.format_costs_table(name, bench_dbt.dbt_costs(events)))
+    if "dask" in arguments.parts:
+        print(
+            "\nThe forecasting step from an empty fit cache, 30 shops over 5 weeks "
+            "(2 million events)"
+        )
+        events = _generated("events_30_shops", DASK_SPEC)
+        print(bench_dask.format_dask_table(bench_dask.bench_dask(events)))
 
 
 def bench_pipeline(sizes: list[int]) -> None:

@@ -1,0 +1,85 @@
+"""`make bench`, forecasts on Dask: the forecasting step of one database from an empty
+fit cache, in this process, in two multiprocessing workers, and on local Dask clusters of
+one and two workers, with whether each gives the in-process forecasts."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from funnel_anomalies import dask_fits, events_input, forecast_step, pipeline
+from funnel_anomalies.dbt_invocation import DbtFolders, run_dbt
+from funnel_anomalies.forecast_cache import ForecastCache
+from funnel_anomalies.forecasting import ForecastSettings
+
+# How the fits run: (label, workers, scheduler, fits in worker processes).
+WAYS = (
+    ("in this process", 1, None, False),
+    ("2 multiprocessing workers", 2, None, True),
+    ("Dask, local cluster of 1 worker", 1, dask_fits.LOCAL, True),
+    ("Dask, local cluster of 2 workers", 2, dask_fits.LOCAL, True),
+)
+
+
+@dataclass(frozen=True)
+class Way:
+    label: str
+    fits: int
+    seconds: float
+    same_as_in_process: bool
+
+
+def _hourly_tables(events: Path, db: Path) -> None:
+    """The tables the forecasting step reads: the first half of a build."""
+    pipeline.prepare_scratch(db, events_input.resolve(events), "bench", datetime.now(UTC))
+    folders = DbtFolders(db.parent / "target", db.parent / "logs")
+    run_dbt(
+        ["build", *pipeline.BEFORE_FORECASTS, *pipeline.WITHOUT_UNIT_TESTS], db, folders, quiet=True
+    )
+
+
+def bench_dask(events: Path) -> list[Way]:
+    ways = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        db = folder / "building.duckdb"
+        _hourly_tables(events, db)
+        reference: pd.DataFrame | None = None
+        for label, workers, scheduler, isolated in WAYS:
+            cache = folder / "cache"
+            shutil.rmtree(cache, ignore_errors=True)
+            with duckdb.connect(str(db), read_only=True) as con:
+                table, _, run = forecast_step.forecast_all(
+                    con,
+                    ForecastSettings(),
+                    ForecastCache(cache),
+                    workers,
+                    isolated_in=folder if isolated else None,
+                    scheduler=scheduler,
+                )
+            forecasts = table.drop(columns="fitted_at")
+            if reference is None:
+                reference = forecasts
+            ways.append(Way(label, run.prophet_fits, run.seconds, forecasts.equals(reference)))
+    return ways
+
+
+def format_dask_table(ways: list[Way]) -> str:
+    baseline = ways[0].seconds
+    lines = [
+        "| fits run | Prophet fits | forecast step (s) | fits / s | against in-process "
+        "| forecasts equal to in-process |",
+        "|---|---|---|---|---|---|",
+    ]
+    for way in ways:
+        lines.append(
+            f"| {way.label} | {way.fits} | {way.seconds:.1f} | {way.fits / way.seconds:.2f} "
+            f"| {baseline / way.seconds:.2f} | {'yes' if way.same_as_in_process else 'NO'} |"
+        )
+    return "\n".join(lines)
