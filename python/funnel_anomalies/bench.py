@@ -43,6 +43,7 @@ from funnel_anomalies import (
     bench_hostile,
     bench_localizer,
     bench_root_causes,
+    bench_shops,
     chart,
     evaluation,
     events_input,
@@ -414,7 +415,7 @@ def bench_chart(db: Path) -> str:
     return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
 
 
-PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes", "dbt", "dask")
+PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes", "dbt", "dask", "shops")
 # Generated data the forecasts are judged on: the default sample, and data of other seeds,
 # sizes and lengths on which nothing was tuned.
 FORECAST_SPECS = {
@@ -450,7 +451,15 @@ def main() -> None:
         "semi-synthetic cases; root-causes: whole builds with combination incidents, and "
         "the build's time against the commit before the leaves; dbt: what a build's dbt "
         "invocations cost, node by node and around the nodes; dask: the forecasting step "
-        "in process, on multiprocessing and on local Dask clusters",
+        "in process, on multiprocessing and on local Dask clusters; shops: whole builds of "
+        "populations of many shops",
+    )
+    parser.add_argument(
+        "--shop-counts",
+        type=int,
+        nargs="+",
+        default=[30, 300, 1000],
+        help="populations of shops to build (shops part)",
     )
     arguments = parser.parse_args()
     BENCH_DIR.mkdir(exist_ok=True)
@@ -487,6 +496,14 @@ def main() -> None:
         )
         events = _generated("events_30_shops", DASK_SPEC)
         print(bench_dask.format_dask_table(bench_dask.bench_dask(events)))
+    if "shops" in arguments.parts:
+        print(
+            f"\nWhole builds of shop populations ({bench_shops.DAYS} days, "
+            f"{bench_shops.EVENTS_PER_SHOP:,} events per shop on average), from an empty fit "
+            "cache"
+        )
+        builds = bench_shops.bench_shops(arguments.shop_counts, _generated)
+        print(bench_shops.format_shops_table(builds))
 
 
 def bench_pipeline(sizes: list[int]) -> None:

@@ -1,0 +1,90 @@
+"""`make bench`, many shops: whole builds (as `make build` runs them, from an empty fit
+cache) of generated populations of shops, a few large and many small, with the wall time,
+the largest process's peak memory and the cost per shop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from funnel_anomalies import sample_data
+
+DAYS = 28
+EVENTS_PER_SHOP = 20_000
+SEED = 61
+
+
+@dataclass(frozen=True)
+class ShopsBuild:
+    shops: int
+    events: int
+    seconds: float
+    peak_rss_gb: float
+
+
+def population_spec(shops: int) -> sample_data.SampleSpec:
+    return sample_data.default_spec(
+        shops=shops, days=DAYS, events=EVENTS_PER_SHOP * shops, seed=SEED
+    )
+
+
+def timed_build(events: Path) -> tuple[float, float]:
+    """Seconds and peak memory (GB) of one build in a process of its own: the largest of
+    that process and the ones it waited for (dbt, the fitting workers)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [
+            sys.executable,
+            "-m",
+            "funnel_anomalies.cli",
+            "build",
+            "--events",
+            str(events),
+            "--db",
+            str(Path(scratch) / "funnel.duckdb"),
+            "--out",
+            str(Path(scratch) / "out"),
+        ]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"build of {events} failed: {process.stderr.read().decode()}")
+        process.stderr.close()
+    return seconds, usage.ru_maxrss / 1024**2
+
+
+def bench_shops(
+    counts: list[int], generated: Callable[[str, sample_data.SampleSpec], Path]
+) -> list[ShopsBuild]:
+    builds = []
+    for shops in counts:
+        events = generated(f"events_{shops}_shops_population", population_spec(shops))
+        rows = pq.read_metadata(events).num_rows
+        seconds, peak = timed_build(events)
+        builds.append(ShopsBuild(shops, rows, seconds, peak))
+    return builds
+
+
+def format_shops_table(builds: list[ShopsBuild]) -> str:
+    first = builds[0]
+    lines = [
+        "| shops | events | build (s) | s per shop | per shop against the first row "
+        "| peak memory of one process (GB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for build in builds:
+        per_shop = build.seconds / build.shops
+        lines.append(
+            f"| {build.shops:,} | {build.events:,} | {build.seconds:.1f} | {per_shop:.3f} "
+            f"| {per_shop / (first.seconds / first.shops):.2f} | {build.peak_rss_gb:.2f} |"
+        )
+    return "\n".join(lines)
