@@ -502,8 +502,10 @@ def main() -> None:
             f"{bench_shops.EVENTS_PER_SHOP:,} events per shop on average), from an empty fit "
             "cache"
         )
-        builds = bench_shops.bench_shops(arguments.shop_counts, _generated)
-        print(bench_shops.format_shops_table(builds))
+        builds = []
+        for shops in arguments.shop_counts:  # a row as each build ends: they are long
+            builds += bench_shops.bench_shops([shops], _generated)
+            print(bench_shops.format_shops_table(builds), flush=True)
 
 
 def bench_pipeline(sizes: list[int]) -> None:
