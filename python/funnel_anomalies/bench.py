@@ -31,7 +31,6 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -46,7 +45,6 @@ from funnel_anomalies import (
     bench_shops,
     chart,
     evaluation,
-    events_input,
     forecast_step,
     forecasting,
     pipeline,
@@ -151,13 +149,8 @@ def time_hourly_models(events: Path, scratch_db: Path) -> float:
     """Seconds dbt spends executing the hourly models (their SQL and its bookkeeping for
     each), built from scratch."""
     scratch_db.unlink(missing_ok=True)
-    pipeline.prepare_scratch(scratch_db, events_input.resolve(events), "bench", datetime.now(UTC))
-    run_results = run_dbt(
-        ["build", *pipeline.BEFORE_FORECASTS, *pipeline.WITHOUT_UNIT_TESTS],
-        scratch_db,
-        BENCH_DBT,
-        quiet=True,
-    )
+    bench_dbt.prepare(events, scratch_db)
+    run_results = bench_dbt.hourly_tables(scratch_db, BENCH_DBT)
     scratch_db.unlink(missing_ok=True)
     return model_seconds(run_results)
 

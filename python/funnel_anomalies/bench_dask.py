@@ -7,14 +7,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from funnel_anomalies import dask_fits, events_input, forecast_step, pipeline
-from funnel_anomalies.dbt_invocation import DbtFolders, run_dbt
+from funnel_anomalies import bench_dbt, dask_fits, forecast_step
+from funnel_anomalies.dbt_invocation import DbtFolders
 from funnel_anomalies.forecast_cache import ForecastCache
 from funnel_anomalies.forecasting import ForecastSettings
 
@@ -35,21 +34,13 @@ class Way:
     same_as_in_process: bool
 
 
-def _hourly_tables(events: Path, db: Path) -> None:
-    """The tables the forecasting step reads: the first half of a build."""
-    pipeline.prepare_scratch(db, events_input.resolve(events), "bench", datetime.now(UTC))
-    folders = DbtFolders(db.parent / "target", db.parent / "logs")
-    run_dbt(
-        ["build", *pipeline.BEFORE_FORECASTS, *pipeline.WITHOUT_UNIT_TESTS], db, folders, quiet=True
-    )
-
-
 def bench_dask(events: Path) -> list[Way]:
     ways = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         db = folder / "building.duckdb"
-        _hourly_tables(events, db)
+        bench_dbt.prepare(events, db)
+        bench_dbt.hourly_tables(db, DbtFolders(folder / "target", folder / "logs"))
         reference: pd.DataFrame | None = None
         for label, workers, scheduler, isolated in WAYS:
             cache = folder / "cache"

@@ -37,30 +37,48 @@ def _invocation(half: str, wall_seconds: float, run_results: Path) -> Invocation
     return Invocation(half, wall_seconds, by_type, nodes)
 
 
+def prepare(events: Path, db: Path) -> None:
+    """The relations a build's dbt reads from `events`, in `db`."""
+    pipeline.prepare_scratch(db, events_input.resolve(events), "bench", datetime.now(UTC))
+
+
+def hourly_tables(db: Path, folders: DbtFolders) -> Path:
+    """The first half of a build on a prepared `db` (what the forecasting step reads);
+    dbt's run_results.json."""
+    return run_dbt(
+        ["build", *pipeline.BEFORE_FORECASTS, *pipeline.WITHOUT_UNIT_TESTS],
+        db,
+        folders,
+        quiet=True,
+    )
+
+
 def dbt_costs(events: Path) -> list[Invocation]:
     """The two dbt invocations of a build of `events` from an empty forecast cache, run
     as the pipeline runs them (the scratch file under a run's name, so the shared parse
     applies)."""
-    halves = (
-        ("hourly tables", pipeline.BEFORE_FORECASTS),
-        ("on the forecasts", pipeline.AFTER_FORECASTS),
-    )
     invocations = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         db = folder / "building.duckdb"
         folders = DbtFolders(folder / "target", folder / "logs")
-        pipeline.prepare_scratch(db, events_input.resolve(events), "bench", datetime.now(UTC))
-        for half, selector in halves:
-            started = time.perf_counter()
-            run_results = run_dbt(
-                ["build", *selector, *pipeline.WITHOUT_UNIT_TESTS], db, folders, quiet=True
-            )
-            invocations.append(_invocation(half, time.perf_counter() - started, run_results))
-            if half == "hourly tables":
-                forecast_step.run_forecast_step(
-                    db, ForecastSettings(), folder / "cache", isolated_in=folder
-                )
+        prepare(events, db)
+        started = time.perf_counter()
+        run_results = hourly_tables(db, folders)
+        invocations.append(_invocation("hourly tables", time.perf_counter() - started, run_results))
+        forecast_step.run_forecast_step(
+            db, ForecastSettings(), folder / "cache", isolated_in=folder
+        )
+        started = time.perf_counter()
+        run_results = run_dbt(
+            ["build", *pipeline.AFTER_FORECASTS, *pipeline.WITHOUT_UNIT_TESTS],
+            db,
+            folders,
+            quiet=True,
+        )
+        invocations.append(
+            _invocation("on the forecasts", time.perf_counter() - started, run_results)
+        )
     return invocations
 
 

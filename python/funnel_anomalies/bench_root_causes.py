@@ -47,15 +47,9 @@ def detection_rows(generated) -> list[str]:
     return rows
 
 
-def _timed_build(python_path: Path | None, events: Path, folder: Path) -> float:
-    """Wall time of a whole `funnel-anomalies build` in a fresh process with an empty
-    forecast cache, from the package under `python_path` (None: this checkout's)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    environment = dict(os.environ)
-    if python_path is not None:
-        environment["PYTHONPATH"] = str(python_path)
-    command = [
+def cli_build_command(events: Path, folder: Path) -> list[str]:
+    """`funnel-anomalies build` of `events` into `folder`, as a fresh process runs it."""
+    return [
         sys.executable,
         "-m",
         "funnel_anomalies.cli",
@@ -66,9 +60,18 @@ def _timed_build(python_path: Path | None, events: Path, folder: Path) -> float:
         str(folder / "funnel.duckdb"),
         "--out",
         str(folder / "output"),
-        "--workers",
-        "1",
     ]
+
+
+def _timed_build(python_path: Path | None, events: Path, folder: Path) -> float:
+    """Wall time of a whole `funnel-anomalies build` in a fresh process with an empty
+    forecast cache, from the package under `python_path` (None: this checkout's)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    environment = dict(os.environ)
+    if python_path is not None:
+        environment["PYTHONPATH"] = str(python_path)
+    command = [*cli_build_command(events, folder), "--workers", "1"]
     started = time.perf_counter()
     subprocess.run(command, env=environment, cwd=folder, check=True, capture_output=True, text=True)
     return time.perf_counter() - started

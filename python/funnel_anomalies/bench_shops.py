@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from funnel_anomalies import sample_data
+from funnel_anomalies.bench_root_causes import cli_build_command
 
 DAYS = 28
 EVENTS_PER_SHOP = 20_000
@@ -40,18 +40,7 @@ def timed_build(events: Path) -> tuple[float, float]:
     """Seconds and peak memory (GB) of one build in a process of its own: the largest of
     that process and the ones it waited for (dbt, the fitting workers)."""
     with tempfile.TemporaryDirectory() as scratch:
-        command = [
-            sys.executable,
-            "-m",
-            "funnel_anomalies.cli",
-            "build",
-            "--events",
-            str(events),
-            "--db",
-            str(Path(scratch) / "funnel.duckdb"),
-            "--out",
-            str(Path(scratch) / "out"),
-        ]
+        command = cli_build_command(events, Path(scratch))
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
