@@ -24,8 +24,13 @@ INPUT_ERROR_SECONDS = 5.0
 
 
 def fingerprint(db: Path, out: Path) -> dict[str, str]:
-    """The bytes of the published database and of every file in OUT, through their links."""
+    """The bytes of the published database and of every file in OUT (a folder's file by
+    file), through their links."""
     files = {"DB": db, **{path.name: path for path in sorted(out.iterdir())}}
+    for name, path in list(files.items()):
+        if path.is_dir():
+            del files[name]
+            files |= {f"{name}/{page.name}": page for page in sorted(path.iterdir())}
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in files.items()}
 
 

@@ -223,6 +223,9 @@ def test_nul_characters_never_reach_a_report(tmp_path):
             table = pq.read_table(out / name)
             assert "nulshop" in table["shop"].to_pylist()
             text = "".join(table["shop"].to_pylist() + table["dimension_value"].to_pylist())
+        elif name == exports.CHART_FOLDER:
+            text = "".join(page.read_text() for page in (out / name).glob("*.html"))
+            assert text
         else:
             text = (out / name).read_text()
         assert "\x00" not in text, name

@@ -47,7 +47,14 @@ def published_set(db: Path, out: Path) -> tuple[Path, dict[str, bytes]]:
         for name, path in paths.items()
     }
     assert len(set(folders.values())) == 1, folders
-    return folders["DB"], {name: path.read_bytes() for name, path in paths.items()}
+    return folders["DB"], {name: published_bytes(path) for name, path in paths.items()}
+
+
+def published_bytes(path: Path) -> bytes | dict[str, bytes]:
+    """A file's bytes; a folder's (the chart's pages) file by file."""
+    if path.is_dir():
+        return {child.name: child.read_bytes() for child in sorted(path.iterdir())}
+    return path.read_bytes()
 
 
 def assert_complete_release(release: Path, db: Path) -> None:
@@ -185,9 +192,12 @@ def test_a_writer_that_opens_the_database_during_the_build_is_named(first_releas
 def test_a_database_published_before_releases_is_adopted_byte_for_byte(first_release):
     events, db, out, _ = first_release
     store = releases.store_for(db)
-    # The layout of earlier versions: DB and OUT's files are plain files.
-    legacy = {"DB": db.read_bytes(), **{n: (out / n).read_bytes() for n in exports.FILE_NAMES}}
-    for path in [db, *(out / name for name in exports.FILE_NAMES)]:
+    # The layout of earlier versions: DB and OUT's files are plain files, and the chart was
+    # one file (no folder of pages).
+    legacy_names = [name for name in exports.FILE_NAMES if name != exports.CHART_FOLDER]
+    (out / exports.CHART_FOLDER).unlink()
+    legacy = {"DB": db.read_bytes(), **{n: (out / n).read_bytes() for n in legacy_names}}
+    for path in [db, *(out / name for name in legacy_names)]:
         content = path.read_bytes()
         path.unlink()
         path.write_bytes(content)
@@ -198,4 +208,4 @@ def test_a_database_published_before_releases_is_adopted_byte_for_byte(first_rel
     assert_complete_release(newest, db)
     kept = store.releases / "legacy"
     assert (kept / releases.DATABASE_NAME).read_bytes() == legacy["DB"]
-    assert all((kept / "out" / n).read_bytes() == legacy[n] for n in exports.FILE_NAMES)
+    assert all((kept / "out" / n).read_bytes() == legacy[n] for n in legacy_names)

@@ -26,6 +26,7 @@ def test_every_report_is_published(incident_run):
             exports.GROUP_REPORT,
             exports.SCENARIOS,
             exports.CHART,
+            exports.CHART_FOLDER,
             exports.RUN_SUMMARY,
         ]
     )

@@ -37,13 +37,13 @@ import duckdb
 import pandas as pd
 
 from funnel_anomalies import (
+    bench_chart,
     bench_dask,
     bench_dbt,
     bench_hostile,
     bench_localizer,
     bench_root_causes,
     bench_shops,
-    chart,
     evaluation,
     forecast_step,
     forecasting,
@@ -369,45 +369,6 @@ def format_forecast_table(figures: list[ForecastFigures]) -> str:
     return "\n".join(lines)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHART_LOADS = 3
-
-
-def bench_chart(db: Path) -> str:
-    """Size and load time (median of a few loads in headless Chromium) of a run's chart."""
-    with duckdb.connect(str(db), read_only=True) as con:
-        page_html = chart.render(con)
-        shops, hours = con.execute(
-            "select count(distinct shop), count(distinct hour_at) from fct_hourly_metrics"
-        ).fetchone()
-    path = BENCH_DIR / "anomaly_chart.html"
-    path.write_text(page_html)
-    size_mb = path.stat().st_size / 1e6
-    shape = f"{shops} shops x 5 metrics x {hours / 24 / 7:.0f} weeks"
-    if not CHROMIUM.exists():
-        return f"| {shape} | {size_mb:.1f} | skipped: no {CHROMIUM} |"
-    from playwright.sync_api import sync_playwright
-
-    loads = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
-        )
-        for _ in range(CHART_LOADS):
-            page = browser.new_page(viewport={"width": 1400, "height": 800})
-            started = time.perf_counter()
-            page.goto(path.as_uri())
-            page.wait_for_function(
-                "() => { const gd = document.querySelector('.js-plotly-plot');"
-                " return gd && gd._fullLayout && document.querySelector('.scatterlayer'); }"
-            )
-            loads.append(time.perf_counter() - started)
-            page.close()
-        browser.close()
-    return f"| {shape} | {size_mb:.1f} | {sorted(loads)[len(loads) // 2]:.2f} |"
-
-
 PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes", "dbt", "dask", "shops")
 # Generated data the forecasts are judged on: the default sample, and data of other seeds,
 # sizes and lengths on which nothing was tuned.
@@ -506,12 +467,15 @@ def bench_pipeline(sizes: list[int]) -> None:
     figures = [bench_build(size, fixed_part) for size in sizes]
     print("\nHourly tables: the dbt build against a bare GROUP BY over the same file")
     print(format_table(figures))
-    print("\nThe chart of the default data (one self-contained file)")
-    print("| holds | size (MB) | load in headless Chromium until drawn (s, median of 3) |")
-    print("|---|---|---|")
+    print(
+        "\nThe chart of the default data (3 shops, 8 weeks): an index, a page per shop, one "
+        f"plotly.js; loads are medians of {bench_chart.LOADS} in headless Chromium"
+    )
     events = _generated("events_default", sample_data.default_spec())
-    built = pipeline.build(events, BENCH_DIR / "detection_default.duckdb", quiet=True)
-    print(bench_chart(built.db))
+    chart_out = BENCH_DIR / "detection_default_out"
+    pipeline.build(events, BENCH_DIR / "detection_default.duckdb", chart_out, quiet=True)
+    print(bench_chart.TABLE_HEAD)
+    print(bench_chart.format_row(bench_chart.measure(chart_out)))
 
 
 def bench_expectations() -> None:

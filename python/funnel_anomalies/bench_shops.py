@@ -1,6 +1,7 @@
 """`make bench`, many shops: whole builds (as `make build` runs them, from an empty fit
 cache) of generated populations of shops, a few large and many small, with the wall time,
-the largest process's peak memory and the cost per shop."""
+the largest process's peak memory and the cost per shop; and the sizes and load times of
+each build's chart."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from funnel_anomalies import sample_data
+from funnel_anomalies import bench_chart, sample_data
 from funnel_anomalies.bench_root_causes import cli_build_command
 
 DAYS = 28
@@ -28,6 +29,7 @@ class ShopsBuild:
     events: int
     seconds: float
     peak_rss_gb: float
+    chart: bench_chart.ChartFigures
 
 
 def population_spec(shops: int) -> sample_data.SampleSpec:
@@ -36,9 +38,9 @@ def population_spec(shops: int) -> sample_data.SampleSpec:
     )
 
 
-def timed_build(events: Path) -> tuple[float, float]:
-    """Seconds and peak memory (GB) of one build in a process of its own: the largest of
-    that process and the ones it waited for (dbt, the fitting workers)."""
+def timed_build(events: Path) -> tuple[float, float, bench_chart.ChartFigures]:
+    """Seconds and peak memory (GB) of one build in a process of its own (the largest of
+    that process and the ones it waited for: dbt, the fitting workers), and its chart."""
     with tempfile.TemporaryDirectory() as scratch:
         command = cli_build_command(events, Path(scratch))
         started = time.perf_counter()
@@ -48,7 +50,8 @@ def timed_build(events: Path) -> tuple[float, float]:
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"build of {events} failed: {process.stderr.read().decode()}")
         process.stderr.close()
-    return seconds, usage.ru_maxrss / 1024**2
+        chart = bench_chart.measure(Path(scratch) / "output")
+    return seconds, usage.ru_maxrss / 1024**2, chart
 
 
 def bench_shops(
@@ -58,8 +61,8 @@ def bench_shops(
     for shops in counts:
         events = generated(f"events_{shops}_shops_population", population_spec(shops))
         rows = pq.read_metadata(events).num_rows
-        seconds, peak = timed_build(events)
-        builds.append(ShopsBuild(shops, rows, seconds, peak))
+        seconds, peak, chart = timed_build(events)
+        builds.append(ShopsBuild(shops, rows, seconds, peak, chart))
     return builds
 
 
@@ -76,4 +79,6 @@ def format_shops_table(builds: list[ShopsBuild]) -> str:
             f"| {build.shops:,} | {build.events:,} | {build.seconds:.1f} | {per_shop:.3f} "
             f"| {per_shop / (first.seconds / first.shops):.2f} | {build.peak_rss_gb:.2f} |"
         )
+    lines += ["", "Their charts", bench_chart.TABLE_HEAD]
+    lines += [bench_chart.format_row(build.chart) for build in builds]
     return "\n".join(lines)

@@ -1,10 +1,12 @@
-"""The interactive anomaly chart: a plotly Figure built from query results, written as one
-self-contained HTML file (plotly.js inside, no network needed).
+"""A shop's interactive anomaly chart: a plotly Figure built from query results, written as
+a page that loads plotly.js from a file beside it (chart_site.py writes the pages, the
+script and the index; no network is needed).
 
-Per shop and metric: the actual events, the expected line inside its band, anomalous
+Per metric: the actual events, the expected line inside its band, anomalous
 hours as green (up) or red (down) markers whose hover tells the counts, the expectation,
 the % difference and the contributors, and each anomaly group shaded over its span with
-its scenario letter. Two menus pick the metric (landing page views first) and the shop.
+its scenario letter. A menu picks the metric (landing page views first); the page opens
+on the last OPENING_DAYS days, the whole range a click away.
 Every string that comes from the data is escaped before plotly sees it (`_text`), so a
 utm value such as <img src=x onerror=alert(1)> or a shop named <a href=...>PAY NOW</a> is
 shown as text in titles, menus, hovers and annotations, and runs or links nothing.
@@ -25,6 +27,7 @@ NEGATIVE_COLOR = "#d73027"
 ACTUAL_COLOR = "#2c3e50"
 EXPECTED_COLOR = "#7f8c8d"
 BAND_COLOR = "rgba(127, 140, 141, 0.2)"
+OPENING_DAYS = 14
 SCENARIO_SHADE = {"A": "#fdae61", "B": "#abd9e9", "C": "#d9d9d9", "D": "#fee090"}
 
 
@@ -71,7 +74,7 @@ def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         """
     ).df()
     groups = con.execute(
-        "select group_id, shop, start_at, end_at, metrics, scenario, root_cause "
+        "select group_id, shop, direction, start_at, end_at, metrics, scenario, root_cause "
         "from fct_anomaly_groups order by group_id"
     ).df()
     return {"series": series, "anomalies": anomalies, "groups": groups}
@@ -116,94 +119,60 @@ def _anomaly_trace(rows: pd.DataFrame, direction: str, meta: dict) -> go.Scatter
     )
 
 
-def _empty_figure() -> go.Figure:
-    """A run whose every event was set aside has no series: say so instead of failing."""
-    figure = go.Figure()
-    figure.update_layout(
-        template="plotly_white",
-        title={"text": "no hourly series in this run: see run_summary.json", "x": 0.01},
-        meta={"shape_keys": [], "shops": [], "metrics": [], "shop_labels": []},
-    )
-    return figure
+def _series_traces(rows: pd.DataFrame, meta: dict, visible: bool) -> list[go.Scatter]:
+    """The expected band, the expected line and the events of one metric."""
+    return [
+        go.Scatter(
+            x=rows["hour_at"],
+            y=rows["expected_upper"],
+            mode="lines",
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+            visible=visible,
+            meta=meta,
+        ),
+        go.Scatter(
+            x=rows["hour_at"],
+            y=rows["expected_lower"],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=BAND_COLOR,
+            name="expected band",
+            hoverinfo="skip",
+            visible=visible,
+            meta=meta,
+        ),
+        go.Scatter(
+            x=rows["hour_at"],
+            y=rows["expected"],
+            mode="lines",
+            name="expected",
+            line={"color": EXPECTED_COLOR, "dash": "dot", "width": 1.5},
+            hovertemplate="expected %{y:,.1f}<extra></extra>",
+            visible=visible,
+            meta=meta,
+        ),
+        go.Scatter(
+            x=rows["hour_at"],
+            y=rows["actual"],
+            mode="lines",
+            name="events",
+            line={"color": ACTUAL_COLOR, "width": 1.5},
+            hovertemplate="%{x|%Y-%m-%d %H:00} UTC<br>events %{y:,.0f}<extra></extra>",
+            visible=visible,
+            meta=meta,
+        ),
+    ]
 
 
-def build_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
-    series, anomalies, groups = frames["series"], frames["anomalies"], frames["groups"]
-    shops = sorted(series["shop"].unique())
-    metrics = [m for m in METRIC_ORDER if m in set(series["metric"])]
-    if not shops or not metrics:
-        return _empty_figure()
-    shop_labels = [_text(shop) for shop in shops]
-    figure = go.Figure()
-    for shop in shops:
-        for metric in metrics:
-            meta = {"shop": shop, "metric": metric}
-            rows = series[(series["shop"] == shop) & (series["metric"] == metric)]
-            visible = shop == shops[0] and metric == metrics[0]
-            figure.add_trace(
-                go.Scatter(
-                    x=rows["hour_at"],
-                    y=rows["expected_upper"],
-                    mode="lines",
-                    line={"width": 0},
-                    hoverinfo="skip",
-                    showlegend=False,
-                    visible=visible,
-                    meta=meta,
-                )
-            )
-            figure.add_trace(
-                go.Scatter(
-                    x=rows["hour_at"],
-                    y=rows["expected_lower"],
-                    mode="lines",
-                    line={"width": 0},
-                    fill="tonexty",
-                    fillcolor=BAND_COLOR,
-                    name="expected band",
-                    hoverinfo="skip",
-                    visible=visible,
-                    meta=meta,
-                )
-            )
-            figure.add_trace(
-                go.Scatter(
-                    x=rows["hour_at"],
-                    y=rows["expected"],
-                    mode="lines",
-                    name="expected",
-                    line={"color": EXPECTED_COLOR, "dash": "dot", "width": 1.5},
-                    hovertemplate="expected %{y:,.1f}<extra></extra>",
-                    visible=visible,
-                    meta=meta,
-                )
-            )
-            figure.add_trace(
-                go.Scatter(
-                    x=rows["hour_at"],
-                    y=rows["actual"],
-                    mode="lines",
-                    name="events",
-                    line={"color": ACTUAL_COLOR, "width": 1.5},
-                    hovertemplate="%{x|%Y-%m-%d %H:00} UTC<br>events %{y:,.0f}<extra></extra>",
-                    visible=visible,
-                    meta=meta,
-                )
-            )
-            for direction in ("positive", "negative"):
-                found = anomalies[
-                    (anomalies["shop"] == shop)
-                    & (anomalies["metric"] == metric)
-                    & (anomalies["direction"] == direction)
-                ]
-                if len(found):
-                    trace = _anomaly_trace(found, direction, {**meta, "direction": direction})
-                    trace.visible = visible
-                    figure.add_trace(trace)
+def _group_marks(groups: pd.DataFrame, shown_metric: str) -> tuple[list, list, list]:
+    """Each group's shade and scenario letter, once per metric it touches."""
     shapes, annotations, shape_keys = [], [], []
     for group in groups.itertuples():
         for metric in group.metrics:
-            visible = group.shop == shops[0] and metric == metrics[0]
+            visible = metric == shown_metric
             shapes.append(
                 {
                     "type": "rect",
@@ -233,11 +202,36 @@ def build_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
                     "hovertext": _text(group.root_cause or ""),
                 }
             )
-            shape_keys.append({"shop": group.shop, "metric": metric})
+            shape_keys.append({"metric": metric})
+    return shapes, annotations, shape_keys
+
+
+def build_shop_figure(shop: str, frames: dict[str, pd.DataFrame]) -> go.Figure:
+    """The chart of `shop` from its rows of the three frames: a menu picks the metric; it
+    opens on the last OPENING_DAYS days, with buttons for those days and for all of them."""
+    series, anomalies, groups = frames["series"], frames["anomalies"], frames["groups"]
+    metrics = [m for m in METRIC_ORDER if m in set(series["metric"])]
+    figure = go.Figure()
+    for metric in metrics:
+        meta = {"shop": shop, "metric": metric}
+        visible = metric == metrics[0]
+        figure.add_traces(_series_traces(series[series["metric"] == metric], meta, visible))
+        for direction in ("positive", "negative"):
+            found = anomalies[
+                (anomalies["metric"] == metric) & (anomalies["direction"] == direction)
+            ]
+            if len(found):
+                trace = _anomaly_trace(found, direction, {**meta, "direction": direction})
+                trace.visible = visible
+                figure.add_trace(trace)
+    shapes, annotations, shape_keys = _group_marks(groups, metrics[0])
+    last_hour = series["hour_at"].max()
+    first_shown = max(series["hour_at"].min(), last_hour - pd.Timedelta(days=OPENING_DAYS))
+    shop_label = _text(shop)
     figure.update_layout(
         template="plotly_white",
         title={
-            "text": f"{shop_labels[0]}: {_label(metrics[0])}",
+            "text": f"{shop_label}: {_label(metrics[0])}",
             "x": 0.01,
             "y": 0.98,
             "yanchor": "top",
@@ -246,20 +240,34 @@ def build_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
         height=560,
         margin={"t": 130, "l": 60, "r": 20, "b": 50},
         legend={"orientation": "h", "y": -0.12},
-        xaxis={"title": "hour (UTC)", "rangeslider": {"visible": True, "thickness": 0.06}},
+        xaxis={
+            "title": "hour (UTC)",
+            "range": [first_shown, last_hour + pd.Timedelta(hours=1)],
+            "rangeslider": {"visible": True, "thickness": 0.06},
+            "rangeselector": {
+                "x": 0.45,
+                "y": 1.12,
+                "buttons": [
+                    {
+                        "count": OPENING_DAYS,
+                        "label": f"last {OPENING_DAYS} days",
+                        "step": "day",
+                        "stepmode": "backward",
+                    },
+                    {"step": "all", "label": "all"},
+                ],
+            },
+        },
         yaxis={"title": "events per hour", "rangemode": "tozero"},
         shapes=shapes,
         annotations=annotations,
         meta={
             "shape_keys": shape_keys,
-            "shops": shops,
+            "shop": shop,
             "metrics": metrics,
-            "shop_labels": shop_labels,
+            "shop_label": shop_label,
         },
-        updatemenus=[
-            _menu([_label(m) for m in metrics], x=0.0),
-            _menu(shop_labels, x=0.2),
-        ],
+        updatemenus=[_menu([_label(m) for m in metrics], x=0.0)],
     )
     return figure
 
@@ -278,22 +286,17 @@ def _menu(labels: list[str], x: float) -> dict:
     }
 
 
-# Runs in the page: on either menu, show the traces, shades and letters of the chosen
-# metric and shop. Plotly passes the figure's div as {plot_id}.
+# Runs in the page: on the metric menu, show the chosen metric's traces, shades and
+# letters. Plotly passes the figure's div as {plot_id}.
 CHOICE_SCRIPT = """
 var chart = document.getElementById('{plot_id}');
 chart.on('plotly_buttonclicked', function () {
-  var menus = chart.layout.updatemenus;
   var keys = chart.layout.meta;
-  var metric = keys.metrics[menus[0].active];
-  var shop = keys.shops[menus[1].active];
-  var shopLabel = keys.shop_labels[menus[1].active];
-  var visible = chart.data.map(function (trace) {
-    return trace.meta.metric === metric && trace.meta.shop === shop;
-  });
-  var update = {'title.text': shopLabel + ': ' + metric.split('_').join(' ')};
+  var metric = keys.metrics[chart.layout.updatemenus[0].active];
+  var visible = chart.data.map(function (trace) { return trace.meta.metric === metric; });
+  var update = {'title.text': keys.shop_label + ': ' + metric.split('_').join(' ')};
   keys.shape_keys.forEach(function (key, index) {
-    var shown = key.metric === metric && key.shop === shop;
+    var shown = key.metric === metric;
     update['shapes[' + index + '].visible'] = shown;
     update['annotations[' + index + '].visible'] = shown;
   });
@@ -302,16 +305,12 @@ chart.on('plotly_buttonclicked', function () {
 """
 
 
-def chart_html(figure: go.Figure) -> str:
-    """One self-contained page: plotly.js inside, nothing fetched when it opens."""
+def chart_html(figure: go.Figure, plotly_script: str) -> str:
+    """A page that loads plotly.js from `plotly_script`, a path beside it: every shop's page
+    shares one copy, and nothing is fetched from the network."""
     return figure.to_html(
-        include_plotlyjs=True,
+        include_plotlyjs=plotly_script,
         full_html=True,
         post_script=CHOICE_SCRIPT,
         config={"displaylogo": False, "responsive": True},
     )
-
-
-def render(con: duckdb.DuckDBPyConnection) -> str:
-    """The chart of a built database, as HTML."""
-    return chart_html(build_figure(read_chart_data(con)))

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from funnel_anomalies import chart, events_input, reports
+from funnel_anomalies import chart_site, events_input, reports
 
 RUN_SUMMARY = "run_summary.json"
 ANOMALY_REPORT = "anomaly_report.csv"
@@ -30,8 +30,17 @@ ANOMALY_REPORT = "anomaly_report.csv"
 ANOMALY_REPORT_LONG = "anomaly_report.parquet"
 GROUP_REPORT = "anomaly_group_report.csv"
 SCENARIOS = "anomaly_scenarios.json"
-CHART = "anomaly_chart.html"
-FILE_NAMES = (RUN_SUMMARY, ANOMALY_REPORT, ANOMALY_REPORT_LONG, GROUP_REPORT, SCENARIOS, CHART)
+CHART = chart_site.INDEX
+CHART_FOLDER = chart_site.FOLDER  # a folder: the shops' pages
+FILE_NAMES = (
+    RUN_SUMMARY,
+    ANOMALY_REPORT,
+    ANOMALY_REPORT_LONG,
+    GROUP_REPORT,
+    SCENARIOS,
+    CHART,
+    CHART_FOLDER,
+)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -187,7 +196,8 @@ def to_parquet(table: pa.Table) -> bytes:
 
 
 def render(db: Path, event_files: events_input.EventFiles) -> dict[str, str | bytes]:
-    """Every published file of a run, by name, rendered from the database at `db`."""
+    """The published reports of a run, by name, rendered from the database at `db` (the
+    chart's pages are written by chart_site, one at a time)."""
     with duckdb.connect(str(db), read_only=True) as con:
         return {
             RUN_SUMMARY: json.dumps(run_summary(con, event_files), indent=2) + "\n",
@@ -195,7 +205,6 @@ def render(db: Path, event_files: events_input.EventFiles) -> dict[str, str | by
             ANOMALY_REPORT_LONG: to_parquet(reports.anomaly_report_long(con)),
             GROUP_REPORT: to_csv(reports.group_report(con)),
             SCENARIOS: json.dumps(reports.scenarios(con), indent=2) + "\n",
-            CHART: chart.render(con),
         }
 
 
@@ -203,6 +212,8 @@ def write(db: Path, event_files: events_input.EventFiles, folder: Path) -> dict:
     """Render every published file into `folder`; return the run summary."""
     folder.mkdir(parents=True, exist_ok=True)
     files = render(db, event_files)
+    with duckdb.connect(str(db), read_only=True) as con:
+        chart_site.write(con, folder)
     for name, content in files.items():
         if isinstance(content, bytes):
             (folder / name).write_bytes(content)

@@ -157,7 +157,8 @@ def check_paths(db: Path, out: Path | None, out_names: tuple[str, ...]) -> None:
         published = out / name
         if published.is_dir() and not published.is_symlink():
             raise PipelineError(
-                f"OUT {out}: {name} is a folder; this run would publish a file of that name"
+                f"OUT {out}: {name} is a folder; this run publishes a link of that name "
+                "in its place"
             )
 
 
