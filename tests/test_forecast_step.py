@@ -108,3 +108,23 @@ def test_an_unreachable_scheduler_is_named(tmp_path, small_events, monkeypatch):
     with pytest.raises(PipelineError, match="cannot reach the Dask scheduler 'tcp://127.0.0.1:9'"):
         pipeline.build(small_events, tmp_path / "funnel.duckdb", quiet=True, scheduler=address)
     assert not (tmp_path / "funnel.duckdb").exists()  # nothing published
+
+
+def test_forecasts_written_a_shop_at_a_time_equal_those_of_one_batch(
+    tmp_path, built_db, monkeypatch
+):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(built_db, db)
+    monkeypatch.setattr(forecast_step, "SHOPS_PER_BATCH", 1)
+    # The build's own cache: the same fits, so only the batching differs.
+    cache = pipeline.default_cache_dir(built_db)
+    forecast_step.run_forecast_step(db, ForecastSettings(), cache, workers=1)
+    with (
+        duckdb.connect(str(built_db), read_only=True) as whole,
+        duckdb.connect(str(db), read_only=True) as batched,
+    ):
+        shops = batched.execute("select count(distinct shop) from fct_forecasts").fetchone()[0]
+        assert shops > 1
+        for table in ("fct_forecasts", "fct_leaf_forecasts"):
+            query = f"select * from {table} order by all"
+            assert whole.execute(query).df().equals(batched.execute(query).df()), table

@@ -11,7 +11,7 @@ import jsonschema
 import pandas as pd
 import pyarrow.parquet as pq
 
-from funnel_anomalies import exports
+from funnel_anomalies import exports, reports
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "anomaly_scenarios.schema.json"
 
@@ -54,6 +54,20 @@ def test_anomaly_report_has_a_row_per_shop_hour_and_three_columns_per_series(inc
     assert flags.shape[1] == series
     assert set(pd.unique(flags.to_numpy().ravel())) - {0, 1} <= {float("nan")}
     assert flags["landing_page_views__total__all__anomaly"].sum() > 0
+
+
+def test_the_wide_report_written_a_shop_at_a_time_is_the_published_one(incident_run, tmp_path):
+    db, _, out = incident_run
+    with duckdb.connect(str(db), read_only=True) as con:
+        batches = list(reports.anomaly_report_batches(con, shops_per_batch=1))
+    assert len(batches) == 3
+    # A shop's batch has the columns of every shop's series, empty where it has none.
+    assert all(list(batch.columns) == list(batches[0].columns) for batch in batches)
+    path = tmp_path / "shop_at_a_time.csv"
+    path.write_text(
+        "".join(exports.to_csv(batch, header=i == 0) for i, batch in enumerate(batches))
+    )
+    assert path.read_bytes() == (out / exports.ANOMALY_REPORT).read_bytes()
 
 
 def test_the_long_report_holds_the_wide_reports_cells_a_row_each(incident_run):

@@ -10,7 +10,6 @@ dropped.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from datetime import UTC, datetime
@@ -18,10 +17,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from funnel_anomalies import chart_site, events_input, reports
+from funnel_anomalies import chart_site, events_input, reports, warehouse
 
 RUN_SUMMARY = "run_summary.json"
 ANOMALY_REPORT = "anomaly_report.csv"
@@ -66,8 +63,21 @@ def _spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def to_csv(frame: pd.DataFrame) -> str:
-    return _spreadsheet_safe_frame(frame).to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S")
+def to_csv(frame: pd.DataFrame, header: bool = True) -> str:
+    return _spreadsheet_safe_frame(frame).to_csv(
+        index=False, header=header, date_format="%Y-%m-%d %H:%M:%S"
+    )
+
+
+def write_anomaly_report(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """The wide CSV, written a few shops at a time."""
+    with path.open("w", encoding="utf-8", newline="") as csv:
+        written = False
+        for batch in reports.anomaly_report_batches(con):
+            csv.write(to_csv(batch, header=not written))
+            written = True
+        if not written:
+            csv.write(to_csv(reports.anomaly_report(con)))
 
 
 def run_summary(con: duckdb.DuckDBPyConnection, event_files: events_input.EventFiles) -> dict:
@@ -189,20 +199,13 @@ def notices(summary: dict) -> list[str]:
     return lines
 
 
-def to_parquet(table: pa.Table) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    return buffer.getvalue()
-
-
 def render(db: Path, event_files: events_input.EventFiles) -> dict[str, str | bytes]:
-    """The published reports of a run, by name, rendered from the database at `db` (the
-    chart's pages are written by chart_site, one at a time)."""
-    with duckdb.connect(str(db), read_only=True) as con:
+    """The published reports of a run, by name, rendered from the database at `db`; the
+    large ones (the wide report, the chart's pages) are written by `write` a part at a
+    time instead."""
+    with warehouse.connect(db, read_only=True) as con:
         return {
             RUN_SUMMARY: json.dumps(run_summary(con, event_files), indent=2) + "\n",
-            ANOMALY_REPORT: to_csv(reports.anomaly_report(con)),
-            ANOMALY_REPORT_LONG: to_parquet(reports.anomaly_report_long(con)),
             GROUP_REPORT: to_csv(reports.group_report(con)),
             SCENARIOS: json.dumps(reports.scenarios(con), indent=2) + "\n",
         }
@@ -212,7 +215,9 @@ def write(db: Path, event_files: events_input.EventFiles, folder: Path) -> dict:
     """Render every published file into `folder`; return the run summary."""
     folder.mkdir(parents=True, exist_ok=True)
     files = render(db, event_files)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with warehouse.connect(db, read_only=True) as con:
+        write_anomaly_report(con, folder / ANOMALY_REPORT)
+        reports.write_anomaly_report_long(con, folder / ANOMALY_REPORT_LONG)
         chart_site.write(con, folder)
     for name, content in files.items():
         if isinstance(content, bytes):

@@ -27,6 +27,9 @@ from funnel_anomalies import calendars, dask_fits, forecasting, localizer, wareh
 from funnel_anomalies.forecast_cache import ForecastCache, cache_key
 from funnel_anomalies.forecasting import Calendar, ForecastSettings, SeriesForecast, TotalFit
 
+# Shops whose values and leaves are forecast together: enough to keep DuckDB's statements
+# few, few enough that a batch's arrays stay small beside the tables.
+SHOPS_PER_BATCH = 20
 TOTAL_METHOD = "prophet shape on sqrt(y + 3/8) in local time, level from the hours before"
 VALUE_METHOD = "share of total"
 
@@ -184,28 +187,39 @@ class _ForecastColumns:
         )
 
 
-def forecast_all(
+@dataclass
+class FittedTotals:
+    """Every (shop, metric) total of a database with its fit; `index` numbers them."""
+
+    totals: list[warehouse.MetricSeries]
+    fits: dict[int, TotalFit]
+    fitted_at: dict[int, str]
+    cached: int
+    started: float  # perf_counter when the step began
+
+    def index_of(self) -> dict[tuple[str, str], int]:
+        return {(series.shop, series.metric): index for index, series in enumerate(self.totals)}
+
+
+def fit_totals(
     con: duckdb.DuckDBPyConnection,
     settings: ForecastSettings,
     cache: ForecastCache,
     workers: int | None = None,
     isolated_in: Path | None = None,
     scheduler: str | None = None,
-) -> tuple[pd.DataFrame, LeafForecasts, ForecastRun]:
-    """Forecast every series and leaf in the database; return fct_forecasts,
-    fct_leaf_forecasts and what it cost. The totals' fits run on the Dask cluster of
-    `scheduler` when one is given."""
+) -> FittedTotals:
+    """Fit every total of the database, from the cache where nothing changed; on the Dask
+    cluster of `scheduler` when one is given."""
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1
-    all_series = list(warehouse.read_series(con))
-    calendar_of = {
-        shop: calendars.read_calendar(con, shop) for shop in {s.shop for s in all_series}
-    }
+    totals = warehouse.read_totals(con)
+    calendar_of = {shop: calendars.read_calendar(con, shop) for shop in {s.shop for s in totals}}
     fits: dict[int, TotalFit] = {}
     fitted_at: dict[int, str] = {}
     keys: dict[int, str] = {}
     pending = []
-    for index, series in enumerate(all_series):
+    for index, series in enumerate(totals):
         calendar = calendar_of[series.shop]
         keys[index] = cache_key(series.hours, series.total, settings, calendar)
         cached = cache.load(keys[index])
@@ -218,13 +232,34 @@ def forecast_all(
     for index, fit in _fit_all(pending, settings, workers, isolated_in, scheduler).items():
         fits[index], fitted_at[index] = fit, now
         cache.save(keys[index], fit, now)
-        cache.remember_warm_start(all_series[index].shop, all_series[index].metric, fit.warm_start)
+        cache.remember_warm_start(totals[index].shop, totals[index].metric, fit.warm_start)
+    return FittedTotals(totals, fits, fitted_at, len(totals) - len(pending), started)
 
+
+def shop_batches(fitted: FittedTotals) -> list[list[str]]:
+    """The shops in groups of SHOPS_PER_BATCH: the values and leaves of one group at a time
+    are in memory, however many shops a run has."""
+    shops = sorted({series.shop for series in fitted.totals})
+    return [
+        shops[start : start + SHOPS_PER_BATCH] for start in range(0, len(shops), SHOPS_PER_BATCH)
+    ]
+
+
+def forecast_batch(
+    con: duckdb.DuckDBPyConnection,
+    fitted: FittedTotals,
+    shops: list[str],
+    settings: ForecastSettings,
+) -> tuple[pd.DataFrame, LeafForecasts, int]:
+    """fct_forecasts' and fct_leaf_forecasts' rows of `shops`, and how many series."""
     settings_json = json.dumps(settings.as_dict(), sort_keys=True)
     columns = _ForecastColumns(settings.interval_width)
+    index_of = fitted.index_of()
+    batch_series = list(warehouse.read_series(con, shops))
     series_count = 0
-    for index, series in enumerate(all_series):
-        total = fits[index]
+    for series in batch_series:
+        index = index_of[(series.shop, series.metric)]
+        total = fitted.fits[index]
         hours = len(series.hours)
         metadata = {
             "level_half_life_hours": total.level_half_life_hours,
@@ -238,7 +273,7 @@ def forecast_all(
             "interval_width": settings.interval_width,
             "training_start_at": series.hours[0],
             "training_end_at": series.hours[-1],
-            "fitted_at": pd.Timestamp(fitted_at[index]),
+            "fitted_at": pd.Timestamp(fitted.fitted_at[index]),
             "model_settings": settings_json,
         }
         columns.add(series, "total", "all", total.forecast, TOTAL_METHOD, metadata)
@@ -249,17 +284,46 @@ def forecast_all(
             ):
                 columns.add(series, dimension, value, forecast, VALUE_METHOD, metadata)
                 series_count += 1
-    table = columns.frame()
-    hours_of = {(series.shop, series.metric): series.hours for series in all_series}
-    leaves = leaf_forecasts(all_series, fits, warehouse.read_leaves(con, hours_of), settings)
-    run = ForecastRun(
-        series=series_count,
-        series_totals=len(all_series),
-        prophet_fits=sum(fit.prophet_fits for fit in fits.values()),
-        cached_totals=len(all_series) - len(pending),
-        seconds=time.perf_counter() - started,
+    hours_of = {(series.shop, series.metric): series.hours for series in batch_series}
+    ids = [index_of[key] for key in hours_of]
+    leaves = leaf_forecasts(
+        batch_series, ids, fitted.fits, warehouse.read_leaves(con, hours_of), settings
     )
-    return table, leaves, run
+    return columns.frame(), leaves, series_count
+
+
+def _run_figures(fitted: FittedTotals, series_count: int) -> ForecastRun:
+    return ForecastRun(
+        series=series_count,
+        series_totals=len(fitted.totals),
+        prophet_fits=sum(fit.prophet_fits for fit in fitted.fits.values()),
+        cached_totals=fitted.cached,
+        seconds=time.perf_counter() - fitted.started,
+    )
+
+
+def forecast_all(
+    con: duckdb.DuckDBPyConnection,
+    settings: ForecastSettings,
+    cache: ForecastCache,
+    workers: int | None = None,
+    isolated_in: Path | None = None,
+    scheduler: str | None = None,
+) -> tuple[pd.DataFrame, LeafForecasts, ForecastRun]:
+    """Forecast every series and leaf in the database; return fct_forecasts,
+    fct_leaf_forecasts and what it cost, whole (run_forecast_step writes them a batch of
+    shops at a time instead)."""
+    fitted = fit_totals(con, settings, cache, workers, isolated_in, scheduler)
+    tables, leaves, series_count = [], [], 0
+    for shops in shop_batches(fitted):
+        table, batch_leaves, count = forecast_batch(con, fitted, shops, settings)
+        tables.append(table)
+        leaves.append(batch_leaves)
+        series_count += count
+    if not tables:
+        return _no_forecasts(), _no_leaf_forecasts(), _run_figures(fitted, 0)
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    return table, LeafForecasts.joined(leaves), _run_figures(fitted, series_count)
 
 
 @dataclass(frozen=True)
@@ -270,9 +334,19 @@ class LeafForecasts:
     values: pd.DataFrame  # series_id, leaf, hour_at, events, expected
     keys: pd.DataFrame  # series_id, leaf, shop, metric, dimensions, noise
 
+    @staticmethod
+    def joined(parts: list[LeafForecasts]) -> LeafForecasts:
+        if len(parts) == 1:
+            return parts[0]
+        return LeafForecasts(
+            pd.concat([part.values for part in parts], ignore_index=True),
+            pd.concat([part.keys for part in parts], ignore_index=True),
+        )
+
 
 def leaf_forecasts(
     all_series: list[warehouse.MetricSeries],
+    series_ids: list[int],
     fits: dict[int, TotalFit],
     leaves: dict[tuple[str, str], warehouse.MetricLeaves],
     settings: ForecastSettings,
@@ -280,7 +354,8 @@ def leaf_forecasts(
     """Every leaf's count and expectation from the hour it first occurred on, or was first
     expected on (before any history the first day's shares stand in), so that an hour's
     leaves add up to its total; and the leaves' noise, learnt from their clean hours. A
-    combination that never occurred has no rows."""
+    combination that never occurred has no rows. `series_ids` numbers `all_series` as
+    `fits` does."""
     values: dict[str, list[np.ndarray]] = {
         "series_id": [],
         "leaf": [],
@@ -289,7 +364,7 @@ def leaf_forecasts(
         "expected": [],
     }
     keys = []
-    for index, series in enumerate(all_series):
+    for index, series in zip(series_ids, all_series, strict=True):
         metric_leaves = leaves.get((series.shop, series.metric))
         if metric_leaves is None:
             continue
@@ -313,31 +388,36 @@ def leaf_forecasts(
             )
         )
     if not keys:
-        return LeafForecasts(
-            pd.DataFrame(
-                {
-                    "series_id": pd.Series(dtype="int32"),
-                    "leaf": pd.Series(dtype="int32"),
-                    "hour_at": pd.Series(dtype="datetime64[us]"),
-                    "events": pd.Series(dtype="int64"),
-                    "expected": pd.Series(dtype=float),
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "series_id": pd.Series(dtype="int64"),
-                    "leaf": pd.Series(dtype="int32"),
-                    "shop": pd.Series(dtype=str),
-                    "metric": pd.Series(dtype=str),
-                    **{name: pd.Series(dtype=str) for name in warehouse.LEAF_DIMENSIONS},
-                    "noise_dispersion": pd.Series(dtype=float),
-                    "noise_relative": pd.Series(dtype=float),
-                }
-            ),
-        )
+        return _no_leaf_forecasts()
     return LeafForecasts(
         pd.DataFrame({name: np.concatenate(parts) for name, parts in values.items()}),
         pd.concat(keys, ignore_index=True),
+    )
+
+
+def _no_leaf_forecasts() -> LeafForecasts:
+    """The leaf forecasts of a run with no leaves: the tables' columns only."""
+    return LeafForecasts(
+        pd.DataFrame(
+            {
+                "series_id": pd.Series(dtype="int32"),
+                "leaf": pd.Series(dtype="int32"),
+                "hour_at": pd.Series(dtype="datetime64[us]"),
+                "events": pd.Series(dtype="int64"),
+                "expected": pd.Series(dtype=float),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "series_id": pd.Series(dtype="int64"),
+                "leaf": pd.Series(dtype="int32"),
+                "shop": pd.Series(dtype=str),
+                "metric": pd.Series(dtype=str),
+                **{name: pd.Series(dtype=str) for name in warehouse.LEAF_DIMENSIONS},
+                "noise_dispersion": pd.Series(dtype=float),
+                "noise_relative": pd.Series(dtype=float),
+            }
+        ),
     )
 
 
@@ -387,11 +467,21 @@ def run_forecast_step(
     isolated_in: Path | None = None,
     scheduler: str | None = None,
 ) -> ForecastRun:
-    """Read the hourly series of `db`, forecast them and write fct_forecasts into it."""
-    with duckdb.connect(str(db)) as con:
-        table, leaves, run = forecast_all(
+    """Read the hourly series of `db`, forecast them and write fct_forecasts and
+    fct_leaf_forecasts into it, a batch of shops at a time."""
+    with warehouse.connect(db) as con:
+        fitted = fit_totals(
             con, settings, ForecastCache(cache_dir), workers, isolated_in, scheduler
         )
-        warehouse.write_forecasts(con, table)
-        warehouse.write_leaf_forecasts(con, leaves.values, leaves.keys)
-    return run
+        batches = shop_batches(fitted)
+        if not batches:
+            warehouse.write_forecasts(con, _no_forecasts())
+            empty = _no_leaf_forecasts()
+            warehouse.write_leaf_forecasts(con, empty.values, empty.keys)
+        series_count = 0
+        for number, shops in enumerate(batches):
+            table, leaves, count = forecast_batch(con, fitted, shops, settings)
+            warehouse.write_forecasts(con, table, append=number > 0)
+            warehouse.write_leaf_forecasts(con, leaves.values, leaves.keys, append=number > 0)
+            series_count += count
+    return _run_figures(fitted, series_count)

@@ -2,7 +2,7 @@
 
 - anomaly_report: one row per shop and hour; for every metric and dimension value, the
   anomaly flag, the percent difference from expected and the contribution
-  (anomaly_report_long: the same cells, one row per shop, hour and series).
+  (write_anomaly_report_long: the same cells, one row per shop, hour and series).
 - group_report: one row per anomaly group with its span, direction, metrics, dimensions,
   contributors per metric, a one-line root cause and the scenario.
 - scenarios: the groups by scenario with their dimensional patterns, metric
@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from funnel_anomalies import warehouse
 
@@ -31,6 +32,8 @@ DIMENSION_ORDER = ("total", "geography", "device", "utm_source", "utm_medium")
 # session_utm_medium on the later steps) stays in the tables, so the wide report keeps the
 # columns its readers know.
 REPORTED_DIMENSIONS = DIMENSION_ORDER
+# Shops pivoted together into the wide report.
+REPORT_SHOPS_PER_BATCH = 20
 SCENARIO_MEANINGS = {
     "A": "one shared contributor across metrics",
     "B": "different contributors per metric",
@@ -52,68 +55,99 @@ REPORT_CELLS = """
 """
 
 
-def anomaly_report_long(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Long: the wide report's cells, a row per shop, hour, metric, dimension and value,
-    ordered as the wide report's rows and columns are. Text as in the tables but for NUL
-    characters, dropped as in every report (C-string readers end a value there)."""
-    return con.sql(
+def write_anomaly_report_long(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Long, as a Parquet file DuckDB writes as it goes (it may be larger than memory): the
+    wide report's cells, a row per shop, hour, metric, dimension and value, ordered as the
+    wide report's rows and columns are. Text as in the tables but for NUL characters,
+    dropped as in every report (C-string readers end a value there)."""
+    con.execute(
         f"""
-        select
-            replace(shop, chr(0), '') as shop,
-            hour_at,
-            metric,
-            dimension,
-            replace(dimension_value, chr(0), '') as dimension_value,
-            anomaly,
-            pct_diff,
-            contribution,
-        from ({REPORT_CELLS})
-        order by
-            shop,
-            hour_at,
-            list_position($metrics, metric),
-            list_position($dimensions, dimension),
-            dimension_value
+        copy (
+            select
+                replace(shop, chr(0), '') as shop,
+                hour_at,
+                metric,
+                dimension,
+                replace(dimension_value, chr(0), '') as dimension_value,
+                anomaly,
+                pct_diff,
+                contribution,
+            from ({REPORT_CELLS})
+            order by
+                shop,
+                hour_at,
+                list_position($metrics, metric),
+                list_position($dimensions, dimension),
+                dimension_value
+        ) to $path (format parquet)
         """,
-        params={"dimensions": list(REPORTED_DIMENSIONS), "metrics": list(METRIC_ORDER)},
-    ).to_arrow_table()
+        {
+            "dimensions": list(REPORTED_DIMENSIONS),
+            "metrics": list(METRIC_ORDER),
+            "path": str(path),
+        },
+    )
 
 
-def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Wide: shop, hour_at, then `<metric>__<dimension>__<value>__{anomaly,pct_diff,
-    contribution}` for every series, metrics in funnel order, totals first."""
-    long = con.execute(REPORT_CELLS, {"dimensions": list(REPORTED_DIMENSIONS)}).df()
-    if long.empty:
-        return pd.DataFrame({"shop": pd.Series(dtype=str), "hour_at": pd.Series(dtype="M8[us]")})
+def _series_order(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every reported series' name, metrics in funnel order, totals first."""
+    series = con.execute(
+        "select distinct metric, dimension, dimension_value from fct_anomalies "
+        "where list_contains($dimensions, dimension)",
+        {"dimensions": list(REPORTED_DIMENSIONS)},
+    ).fetchall()
+    series.sort(key=lambda key: (METRIC_ORDER.index(key[0]), DIMENSION_ORDER.index(key[1]), key[2]))
+    return [f"{metric}__{dimension}__{value}" for metric, dimension, value in series]
+
+
+def _wide(long: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """The cells of some shops as wide rows, with a column set of every series in `order`
+    (empty where these shops do not have the series)."""
     long["series"] = long["metric"] + "__" + long["dimension"] + "__" + long["dimension_value"]
     wide = long.pivot(
         index=["shop", "hour_at"], columns="series", values=["anomaly", "pct_diff", "contribution"]
     )
-    order = (
-        long[["metric", "dimension", "dimension_value", "series"]]
-        .drop_duplicates()
-        .assign(
-            metric_rank=lambda frame: frame["metric"].map(METRIC_ORDER.index),
-            dimension_rank=lambda frame: frame["dimension"].map(DIMENSION_ORDER.index),
-        )
-        .sort_values(["metric_rank", "dimension_rank", "dimension_value"])["series"]
-    )
-    columns = [(field, series) for series in order for field in wide.columns.levels[0]]
-    flat = pd.concat(
-        {
-            f"{series}__{field}": (
-                # The pivot widened flags to floats, with NaN for a series another shop has:
-                # a nullable integer keeps 0/1 and leaves that cell empty.
-                wide[(field, series)].astype("Int8")
-                if field == "anomaly"
-                else wide[(field, series)]
-            )
-            for field, series in columns
-        },
-        axis=1,
-    )
+    missing = pd.Series(float("nan"), index=wide.index)
+    columns = {}
+    for series in order:
+        for field in ("anomaly", "pct_diff", "contribution"):
+            column = wide[(field, series)] if (field, series) in wide.columns else missing
+            # The pivot widened flags to floats, with NaN for a series another shop has: a
+            # nullable integer keeps 0/1 and leaves that cell empty.
+            columns[f"{series}__{field}"] = column.astype("Int8") if field == "anomaly" else column
+    flat = pd.concat(columns, axis=1)
     # copy() joins the per-column blocks the concat made, before the index becomes columns.
     return flat.copy().reset_index().sort_values(["shop", "hour_at"], ignore_index=True)
+
+
+def anomaly_report_batches(
+    con: duckdb.DuckDBPyConnection, shops_per_batch: int = REPORT_SHOPS_PER_BATCH
+) -> Iterator[pd.DataFrame]:
+    """Wide, a few shops at a time (shops in order): shop, hour_at, then
+    `<metric>__<dimension>__<value>__{anomaly,pct_diff,contribution}` for every series of
+    any shop, metrics in funnel order, totals first. The width grows with the union of all
+    shops' values, so the whole table of many shops would not fit in memory."""
+    order = _series_order(con)
+    shops = sorted(
+        shop for (shop,) in con.execute("select distinct shop from fct_anomalies").fetchall()
+    )
+    for start in range(0, len(shops), shops_per_batch):
+        long = con.execute(
+            REPORT_CELLS + " and list_contains($shops, shop)",
+            {
+                "dimensions": list(REPORTED_DIMENSIONS),
+                "shops": shops[start : start + shops_per_batch],
+            },
+        ).df()
+        yield _wide(long, order)
+
+
+def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Wide, whole (anomaly_report_batches): one row per shop and hour."""
+    batches = list(anomaly_report_batches(con))
+    if not batches:
+        return pd.DataFrame({"shop": pd.Series(dtype=str), "hour_at": pd.Series(dtype="M8[us]")})
+    return pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
 
 
 def group_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 FORECASTS_TABLE = "fct_forecasts"
+# How much of the machine's memory DuckDB may hold in a build before it spills to the run
+# folder: its own default (80%) leaves too little beside the forecasting step's arrays at
+# a thousand shops. dbt's connection reads the same variable, with the same default, in
+# profiles.yml.
+MEMORY_LIMIT_VARIABLE = "FUNNEL_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "50%"
+
+
+def memory_limit() -> str:
+    return os.environ.get(MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT)
+
+
+def connect(db: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection of a build to its database, within the build's memory limit."""
+    return duckdb.connect(str(db), read_only=read_only, config={"memory_limit": memory_limit()})
 
 
 @dataclass
@@ -23,14 +40,38 @@ class MetricSeries:
     dimensions: dict[str, tuple[list[str], np.ndarray]]  # dimension -> (values, counts)
 
 
-def read_series(con: duckdb.DuckDBPyConnection) -> Iterator[MetricSeries]:
-    """Every (shop, metric) of fct_hourly_metrics, as dense arrays over its hours."""
+def read_totals(con: duckdb.DuckDBPyConnection) -> list[MetricSeries]:
+    """Every (shop, metric) total of fct_hourly_metrics, without its dimensions."""
     hourly = con.execute(
         """
+        select shop, metric, hour_at, events
+        from fct_hourly_metrics
+        where dimension = 'total'
+        order by shop, metric, hour_at
+        """
+    ).df()
+    return [
+        MetricSeries(
+            shop, metric, pd.DatetimeIndex(rows["hour_at"]), rows["events"].to_numpy(float), {}
+        )
+        for (shop, metric), rows in hourly.groupby(["shop", "metric"], sort=True)
+    ]
+
+
+def read_series(
+    con: duckdb.DuckDBPyConnection, shops: list[str] | None = None
+) -> Iterator[MetricSeries]:
+    """Every (shop, metric) of fct_hourly_metrics (of `shops` only, when given), as dense
+    arrays over its hours."""
+    where = "" if shops is None else "where shop in (select unnest(?::varchar[]))"
+    hourly = con.execute(
+        f"""
         select shop, metric, dimension, dimension_value, hour_at, events
         from fct_hourly_metrics
+        {where}
         order by shop, metric, dimension, dimension_value, hour_at
-        """
+        """,
+        [] if shops is None else [shops],
     ).df()
     for (shop, metric), rows in hourly.groupby(["shop", "metric"], sort=True):
         total = rows[rows["dimension"] == "total"]
@@ -43,9 +84,16 @@ def read_series(con: duckdb.DuckDBPyConnection) -> Iterator[MetricSeries]:
         yield MetricSeries(shop, metric, hours, total["events"].to_numpy(dtype=float), dimensions)
 
 
-def write_forecasts(con: duckdb.DuckDBPyConnection, forecasts: pd.DataFrame) -> None:
-    """Replace fct_forecasts with `forecasts` in one statement. Categorical columns (text
-    that repeats) are stored as text: DuckDB would make each an ENUM of its own."""
+def _create_or_append(table: str, append: bool) -> str:
+    return f"insert into {table} by name" if append else f"create or replace table {table} as"
+
+
+def write_forecasts(
+    con: duckdb.DuckDBPyConnection, forecasts: pd.DataFrame, append: bool = False
+) -> None:
+    """Replace fct_forecasts with `forecasts` (or add them to it) in one statement.
+    Categorical columns (text that repeats) are stored as text: DuckDB would make each an
+    ENUM of its own."""
     categorical = [
         name for name, dtype in forecasts.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)
     ]
@@ -53,7 +101,7 @@ def write_forecasts(con: duckdb.DuckDBPyConnection, forecasts: pd.DataFrame) -> 
     columns = f"* replace ({replaced})" if categorical else "*"
     con.register("forecasts_frame", forecasts)
     con.execute(
-        f"create or replace table {FORECASTS_TABLE} as select {columns} from forecasts_frame"
+        f"{_create_or_append(FORECASTS_TABLE, append)} select {columns} from forecasts_frame"
     )
     con.unregister("forecasts_frame")
 
@@ -162,17 +210,18 @@ def read_leaves(
 
 
 def write_leaf_forecasts(
-    con: duckdb.DuckDBPyConnection, values: pd.DataFrame, keys: pd.DataFrame
+    con: duckdb.DuckDBPyConnection, values: pd.DataFrame, keys: pd.DataFrame, append: bool = False
 ) -> None:
-    """Replace fct_leaf_forecasts in one statement: `values` holds the many rows as numbers
-    (series_id, leaf, hour_at, events, expected), `keys` what each (series_id, leaf) stands
-    for (shop, metric, the dimensions' values, its noise), joined here in DuckDB."""
+    """Replace fct_leaf_forecasts (or add to it) in one statement: `values` holds the many
+    rows as numbers (series_id, leaf, hour_at, events, expected), `keys` what each
+    (series_id, leaf) stands for (shop, metric, the dimensions' values, its noise), joined
+    here in DuckDB."""
     con.register("leaf_values_frame", values)
     con.register("leaf_keys_frame", keys)
     columns = ", ".join(f"keys.{name}::varchar as {name}" for name in LEAF_DIMENSIONS)
     con.execute(
         f"""
-        create or replace table {LEAF_FORECASTS_TABLE} as
+        {_create_or_append(LEAF_FORECASTS_TABLE, append)}
         select
             keys.shop::varchar as shop,
             leaf_values.hour_at,
