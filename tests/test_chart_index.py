@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from funnel_anomalies import chart_index
+from funnel_anomalies import chart_index, chart_site
 
 HOURS = pd.date_range("2026-03-01", periods=30 * 24, freq="h")
 
@@ -102,3 +102,18 @@ def test_the_index_orders_shops_and_their_latest_incidents_by_impact_then_time()
     ]
     assert "+800 events" in page and "-500 events" in page and "-900" not in page
     assert page.count("no incidents") == 1
+
+
+def test_page_names_are_safe_and_distinct_even_where_case_is_ignored():
+    names = chart_site.page_names(
+        ["Shop A", "shop a", "shop/a", "../../etc", "", "plotly.min", "<b>x</b>"]
+    )
+    assert names == {
+        "": "shop.html",
+        "../../etc": "etc.html",
+        "<b>x</b>": "b-x-b.html",
+        "Shop A": "Shop-A.html",
+        "plotly.min": "plotly.min.html",
+        "shop a": "shop-a-2.html",
+        "shop/a": "shop-a-3.html",
+    }

@@ -42,6 +42,7 @@ from funnel_anomalies import (
     bench_dbt,
     bench_hostile,
     bench_localizer,
+    bench_plain,
     bench_root_causes,
     bench_shops,
     evaluation,
@@ -369,7 +370,17 @@ def format_forecast_table(figures: list[ForecastFigures]) -> str:
     return "\n".join(lines)
 
 
-PARTS = ("hourly", "forecasts", "hostile", "localizer", "root-causes", "dbt", "dask", "shops")
+PARTS = (
+    "hourly",
+    "forecasts",
+    "hostile",
+    "localizer",
+    "root-causes",
+    "dbt",
+    "dask",
+    "shops",
+    "plain",
+)
 # Generated data the forecasts are judged on: the default sample, and data of other seeds,
 # sizes and lengths on which nothing was tuned.
 FORECAST_SPECS = {
@@ -388,6 +399,16 @@ DBT_COST_SPECS = {
 
 # Enough totals to fit (five per shop) for throughput to show.
 DASK_SPEC = sample_data.default_spec(shops=30, days=35, events=2_000_000, seed=29)
+# Whole builds against the plain way: the 30 shops above, and two shops over seven weeks.
+# The plain way's many series at 30 shops are sampled (bench_plain).
+PLAIN_SPECS = {
+    "events_30_shops": ("30 shops, 5 weeks (seed 29)", DASK_SPEC, 60),
+    "events_2_shops_7_weeks": (
+        "2 shops, 7 weeks (seed 13)",
+        sample_data.default_spec(shops=2, days=49, seed=13),
+        None,
+    ),
+}
 
 
 def main() -> None:
@@ -406,7 +427,7 @@ def main() -> None:
         "the build's time against the commit before the leaves; dbt: what a build's dbt "
         "invocations cost, node by node and around the nodes; dask: the forecasting step "
         "in process, on multiprocessing and on local Dask clusters; shops: whole builds of "
-        "populations of many shops",
+        "populations of many shops; plain: whole builds against the plain way",
     )
     parser.add_argument(
         "--shop-counts",
@@ -460,6 +481,16 @@ def main() -> None:
         for shops in arguments.shop_counts:  # a row as each build ends: they are long
             builds += bench_shops.bench_shops([shops], _generated)
             print(bench_shops.format_shops_table(builds), flush=True)
+    if "plain" in arguments.parts:
+        print(
+            "\nWhole builds (as `make build` runs them, from an empty fit cache) against the "
+            "plain way: a default Prophet per series, one after another"
+        )
+        rows = [
+            bench_plain.compare(data, _generated(name, spec), sampled)
+            for name, (data, spec, sampled) in PLAIN_SPECS.items()
+        ]
+        print(bench_plain.format_table(rows))
 
 
 def bench_pipeline(sizes: list[int]) -> None:

@@ -29,7 +29,7 @@ def page_names(shops: list[str]) -> dict[str, str]:
     for shop in sorted(shops):
         stem = UNSAFE_IN_FILE_NAME.sub("-", shop).strip("-.")[:LONGEST_NAME_PART] or "shop"
         name, number = f"{stem}.html", 1
-        while name.lower() in taken or name.lower() == PLOTLY_SCRIPT:
+        while name.lower() in taken:
             number += 1
             name = f"{stem}-{number}.html"
         taken.add(name.lower())
