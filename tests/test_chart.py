@@ -219,6 +219,7 @@ def _frames_for(shops: list[str], utm_value: str = STYLED_UTM) -> dict[str, pd.D
             "metrics": [["landing_page_views"]] * len(shops),
             "scenario": "D",
             "root_cause": [f"{shop} fell, driven by {utm_value}" for shop in shops],
+            "impact": -80.0,
         }
     )
     return {"series": series, "anomalies": anomalies, "groups": groups}
@@ -339,6 +340,7 @@ def _population_frames(shops: int, weeks: int) -> dict[str, pd.DataFrame]:
             "metrics": [["landing_page_views"]] * shops,
             "scenario": "D",
             "root_cause": "landing page views fell, driven by iOS (device)",
+            "impact": -75.0,
         }
     )
     return {"series": series, "anomalies": anomalies, "groups": groups}

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pandas as pd
 
-from funnel_anomalies import chart_index, chart_site
+from funnel_anomalies import chart, chart_index, chart_site
 
 HOURS = pd.date_range("2026-03-01", periods=30 * 24, freq="h")
 
 
-def _frames() -> dict[str, pd.DataFrame]:
+def _tables() -> dict[str, pd.DataFrame]:
     """Three shops over 30 days. quiet-shop has no incident; big-shop has a rise of 800
     events and, earlier, a drop of 100; small-shop a two-metric drop of 500, and one of 900
     older than the 14 days an index lists."""
@@ -77,10 +78,30 @@ def _frames() -> dict[str, pd.DataFrame]:
     return {"series": series, "anomalies": anomalies, "groups": groups}
 
 
+def _frames() -> dict[str, pd.DataFrame]:
+    """The chart's frames as chart.read_chart_data reads them from tables of _tables()."""
+    tables = _tables()
+    with duckdb.connect() as con:
+        for name, frame in tables.items():
+            con.register(f"{name}_frame", frame)
+        con.execute(
+            "create table fct_anomalies as select *, 'total' as dimension, 1 as actual, "
+            "1.0 as expected, 0.0 as expected_lower, 2.0 as expected_upper from series_frame"
+        )
+        con.execute(
+            "create table fct_anomaly_hours as select *, 0.0 as pct_diff, "
+            "null::varchar as primary_element, null::varchar as root_cause_elements, "
+            "null::struct(dimension varchar, value varchar, contribution double)[] "
+            "as top_contributors from anomalies_frame"
+        )
+        con.execute("create table fct_anomaly_groups as select * from groups_frame")
+        return chart.read_chart_data(con)
+
+
 def test_a_groups_impact_is_its_events_gained_or_lost_over_its_own_hours():
-    frames = _frames()
-    impacts = chart_index.group_impacts(frames["anomalies"], frames["groups"])
-    assert impacts.to_dict() == {1: -900.0, 2: -100.0, 3: -500.0, 4: 800.0, 5: 80.0}
+    groups = _frames()["groups"]
+    impacts = dict(zip(groups["group_id"], groups["impact"], strict=True))
+    assert impacts == {1: -900.0, 2: -100.0, 3: -500.0, 4: 800.0, 5: 80.0}
 
 
 def test_the_index_orders_shops_and_their_latest_incidents_by_impact_then_time():

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
+from funnel_anomalies import warehouse
 from funnel_anomalies.reports import METRIC_ORDER
 
 POSITIVE_COLOR = "#1a9850"
@@ -73,9 +74,23 @@ def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         order by shop, metric, hour_at
         """
     ).df()
+    # A group's impact: the events it gained or lost against the expectation over its
+    # anomalous hours, summed over its metrics, so that one scale ranks every shop's.
     groups = con.execute(
-        "select group_id, shop, direction, start_at, end_at, metrics, scenario, root_cause "
-        "from fct_anomaly_groups order by group_id"
+        f"""
+        with impacts as (
+            select group_id, sum(actual - expected) as impact,
+            from ({warehouse.ANOMALY_GROUP_MEMBERS})
+            group by group_id
+        )
+        select
+            groups.group_id, groups.shop, groups.direction, groups.start_at, groups.end_at,
+            groups.metrics, groups.scenario, groups.root_cause,
+            coalesce(impacts.impact, 0)::double as impact,
+        from fct_anomaly_groups as groups
+        left join impacts using (group_id)
+        order by groups.group_id
+        """
     ).df()
     return {"series": series, "anomalies": anomalies, "groups": groups}
 

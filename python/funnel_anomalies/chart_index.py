@@ -1,17 +1,15 @@
 """The index of the shops' charts: every shop with its latest incidents, largest first,
 each shop's name a link to its page. Plain HTML, every string from the data escaped.
 
-An incident is an anomaly group; its impact is the events it gained or lost (actual minus
-expected, over its anomalous hours, summed over its metrics), so one scale ranks incidents
-of every shop. Incidents are the latest when they end in the shop's last OPENING_DAYS
-days, the span its page opens on.
+An incident is an anomaly group, ranked by its impact (chart.read_chart_data): the events
+it gained or lost. Incidents are the latest when they end in the shop's last
+OPENING_DAYS days, the span its page opens on.
 """
 
 from __future__ import annotations
 
 import html
 
-import numpy as np
 import pandas as pd
 
 from funnel_anomalies.chart import OPENING_DAYS
@@ -24,31 +22,10 @@ def _escaped(value) -> str:
     return html.escape(str(value).replace("\x00", ""), quote=True)
 
 
-def group_impacts(anomalies: pd.DataFrame, groups: pd.DataFrame) -> pd.Series:
-    """Per group_id: events gained (positive) or lost (negative) over its anomalous hours."""
-    if groups.empty:
-        return pd.Series(dtype=float, name="impact")
-    members = groups[["group_id", "shop", "direction", "start_at", "end_at", "metrics"]].merge(
-        anomalies[["shop", "direction", "metric", "hour_at", "actual", "expected"]],
-        on=["shop", "direction"],
-    )
-    in_group = (members["hour_at"] >= members["start_at"]) & (
-        members["hour_at"] <= members["end_at"]
-    )
-    pairs = zip(members["metric"], members["metrics"], strict=True)
-    in_group &= np.array([metric in metrics for metric, metrics in pairs], dtype=bool)
-    members = members[in_group]
-    difference = members["actual"].astype(float) - members["expected"]
-    impact = difference.groupby(members["group_id"]).sum()
-    return impact.reindex(groups["group_id"], fill_value=0.0).rename("impact")
-
-
 def latest_incidents(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Every group ending in its shop's last OPENING_DAYS days, with its impact, ordered by
     shop, then impact (largest first), then time (latest first)."""
-    groups = frames["groups"]
-    impacts = group_impacts(frames["anomalies"], groups)
-    incidents = groups.assign(impact=impacts.to_numpy(dtype=float))
+    incidents = frames["groups"]
     if incidents.empty:
         return incidents.assign(size=incidents["impact"])
     last_hours = frames["series"].groupby("shop")["hour_at"].max()

@@ -1,7 +1,9 @@
 """The forecasting step of a run: every series of fct_hourly_metrics in, fct_forecasts out.
 
 Only the totals are fitted (in parallel where cores exist, from the cache where nothing
-changed); the dimension values follow from their total by shares (forecasting.py).
+changed), all of them first; the dimension values and the leaves then follow from their
+total by shares (forecasting.py), SHOPS_PER_BATCH shops at a time, each batch appended to
+the tables before the next is read.
 """
 
 from __future__ import annotations
@@ -189,7 +191,8 @@ class _ForecastColumns:
 
 @dataclass
 class FittedTotals:
-    """Every (shop, metric) total of a database with its fit; `index` numbers them."""
+    """Every (shop, metric) total of a database with its fit, both keyed by the total's
+    position in `totals`."""
 
     totals: list[warehouse.MetricSeries]
     fits: dict[int, TotalFit]
