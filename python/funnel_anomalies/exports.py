@@ -72,12 +72,8 @@ def to_csv(frame: pd.DataFrame, header: bool = True) -> str:
 def write_anomaly_report(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """The wide CSV, written a few shops at a time."""
     with path.open("w", encoding="utf-8", newline="") as csv:
-        written = False
-        for batch in reports.anomaly_report_batches(con):
-            csv.write(to_csv(batch, header=not written))
-            written = True
-        if not written:
-            csv.write(to_csv(reports.anomaly_report(con)))
+        for number, batch in enumerate(reports.anomaly_report_batches(con)):
+            csv.write(to_csv(batch, header=number == 0))
 
 
 def run_summary(con: duckdb.DuckDBPyConnection, event_files: events_input.EventFiles) -> dict:
@@ -199,7 +195,7 @@ def notices(summary: dict) -> list[str]:
     return lines
 
 
-def render(db: Path, event_files: events_input.EventFiles) -> dict[str, str | bytes]:
+def render(db: Path, event_files: events_input.EventFiles) -> dict[str, str]:
     """The published reports of a run, by name, rendered from the database at `db`; the
     large ones (the wide report, the chart's pages) are written by `write` a part at a
     time instead."""
@@ -220,8 +216,5 @@ def write(db: Path, event_files: events_input.EventFiles, folder: Path) -> dict:
         reports.write_anomaly_report_long(con, folder / ANOMALY_REPORT_LONG)
         chart_site.write(con, folder)
     for name, content in files.items():
-        if isinstance(content, bytes):
-            (folder / name).write_bytes(content)
-        else:
-            (folder / name).write_text(content, encoding="utf-8")
+        (folder / name).write_text(content, encoding="utf-8")
     return json.loads(files[RUN_SUMMARY])

@@ -126,11 +126,14 @@ def anomaly_report_batches(
     """Wide, a few shops at a time (shops in order): shop, hour_at, then
     `<metric>__<dimension>__<value>__{anomaly,pct_diff,contribution}` for every series of
     any shop, metrics in funnel order, totals first. The width grows with the union of all
-    shops' values, so the whole table of many shops would not fit in memory."""
+    shops' values, so the whole table of many shops would not fit in memory. A run with no
+    series has one batch: the two key columns and no row."""
     order = _series_order(con)
     shops = sorted(
         shop for (shop,) in con.execute("select distinct shop from fct_anomalies").fetchall()
     )
+    if not shops:
+        yield pd.DataFrame({"shop": pd.Series(dtype=str), "hour_at": pd.Series(dtype="M8[us]")})
     for start in range(0, len(shops), shops_per_batch):
         long = con.execute(
             REPORT_CELLS + " and list_contains($shops, shop)",
@@ -145,8 +148,6 @@ def anomaly_report_batches(
 def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Wide, whole (anomaly_report_batches): one row per shop and hour."""
     batches = list(anomaly_report_batches(con))
-    if not batches:
-        return pd.DataFrame({"shop": pd.Series(dtype=str), "hour_at": pd.Series(dtype="M8[us]")})
     return pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
 
 

@@ -13,8 +13,8 @@ import pandas as pd
 
 FORECASTS_TABLE = "fct_forecasts"
 # How much of the machine's memory DuckDB may hold in a build before it spills to the run
-# folder: its own default (80%) leaves too little beside the forecasting step's arrays at
-# a thousand shops. dbt's connection reads the same variable, with the same default, in
+# folder: its own default (80%) would leave little for the Python arrays of the process
+# beside it. dbt's connection reads the same variable, with the same default, in
 # profiles.yml.
 MEMORY_LIMIT_VARIABLE = "FUNNEL_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "50%"
