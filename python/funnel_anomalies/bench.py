@@ -220,10 +220,7 @@ def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
     fct_forecasts table the anomaly models can run on."""
     frames = []
     for series in warehouse.read_series(con):
-        named = [("total", "all", series.total)]
-        for dimension, (values, counts) in series.dimensions.items():
-            named += [(dimension, value, row) for value, row in zip(values, counts, strict=True)]
-        for dimension, value, counts in named:
+        for dimension, value, counts in bench_plain.named_counts(series):
             plain = bench_forecasts_module.plain_forecast(series.hours, counts)
             hours = len(series.hours)
             frames.append(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from funnel_anomalies import bench_forecasts, warehouse
 from funnel_anomalies.bench_root_causes import cli_build_command
@@ -35,15 +36,23 @@ class PlainComparison:
         return self.plain_seconds / self.build_seconds
 
 
+def named_counts(series: warehouse.MetricSeries) -> list[tuple[str, str, np.ndarray]]:
+    """(dimension, value, counts) of a metric's total and of each of its values: the
+    series the plain way fits one by one."""
+    named = [("total", "all", series.total)]
+    for dimension, (values, counts) in series.dimensions.items():
+        named += [(dimension, value, row) for value, row in zip(values, counts, strict=True)]
+    return named
+
+
 def _every_series(db: Path) -> list[tuple]:
     """(hours, counts) of every series of a built database, totals and values alike."""
     with duckdb.connect(str(db), read_only=True) as con:
-        found = []
-        for series in warehouse.read_series(con):
-            found.append((series.hours, series.total))
-            for _, counts in series.dimensions.values():
-                found += [(series.hours, row) for row in counts]
-    return found
+        return [
+            (series.hours, counts)
+            for series in warehouse.read_series(con)
+            for _, _, counts in named_counts(series)
+        ]
 
 
 def compare(data: str, events: Path, sampled_series: int | None) -> PlainComparison:

@@ -22,13 +22,13 @@ def _escaped(value) -> str:
     return html.escape(str(value).replace("\x00", ""), quote=True)
 
 
-def latest_incidents(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Every group ending in its shop's last OPENING_DAYS days, with its impact, ordered by
-    shop, then impact (largest first), then time (latest first)."""
-    incidents = frames["groups"]
+def latest_incidents(groups: pd.DataFrame, last_hours: pd.Series) -> pd.DataFrame:
+    """Every group ending in its shop's last OPENING_DAYS days (before its shop's hour in
+    `last_hours`), with its impact, ordered by shop, then impact (largest first), then time
+    (latest first)."""
+    incidents = groups
     if incidents.empty:
         return incidents.assign(size=incidents["impact"])
-    last_hours = frames["series"].groupby("shop")["hour_at"].max()
     window_start = incidents["shop"].map(last_hours) - pd.Timedelta(days=OPENING_DAYS)
     incidents = incidents[incidents["end_at"] > window_start]
     incidents = incidents.assign(size=incidents["impact"].abs())
@@ -48,9 +48,9 @@ def _incident_line(incident) -> str:
 
 def index_html(frames: dict[str, pd.DataFrame], pages: dict[str, str]) -> str:
     """The index page; `pages` maps each shop to its page's path, relative to the index."""
-    incidents = latest_incidents(frames)
-    by_shop = {shop: rows for shop, rows in incidents.groupby("shop", sort=False)}
     last_hours = frames["series"].groupby("shop")["hour_at"].max()
+    incidents = latest_incidents(frames["groups"], last_hours)
+    by_shop = {shop: rows for shop, rows in incidents.groupby("shop", sort=False)}
 
     def order(shop: str) -> tuple:
         rows = by_shop.get(shop)
