@@ -39,6 +39,11 @@ def build(
         help="Fit on Dask: 'local' (a local cluster of WORKERS processes) or a scheduler's "
         "address (tcp://host:8786); empty: no Dask.",
     ),
+    full_rebuild: bool = typer.Option(
+        False,
+        "--full-rebuild",
+        help="Learn every forecasting model again instead of taking the day's from the cache.",
+    ),
 ) -> None:
     """Check the events, build every model and test, publish the database and OUT's files."""
     if not 0.5 <= interval_width < 1:
@@ -56,6 +61,7 @@ def build(
             settings=settings,
             workers=workers,
             scheduler=dask_scheduler.strip() or None,
+            full_rebuild=full_rebuild,
         )
     except (InputError, PipelineError) as error:
         typer.echo(f"error: {error}", err=True)
@@ -65,8 +71,9 @@ def build(
     forecasts = report.forecasts
     typer.echo(
         f"published {report.db}: dbt {report.dbt_seconds:.1f} s, forecasts of "
-        f"{forecasts.series} series {forecasts.seconds:.1f} s ({forecasts.prophet_fits} "
-        f"Prophet fits, {forecasts.cached_totals} of {forecasts.series_totals} totals cached)"
+        f"{forecasts.series} series {forecasts.seconds:.1f} s ({forecasts.series_totals} "
+        f"totals: {forecasts.learnt_totals} models learnt in {forecasts.prophet_fits} Prophet "
+        f"fits, {forecasts.cached_totals} from the cache)"
     )
 
 

@@ -27,7 +27,13 @@ from tqdm import tqdm
 
 from funnel_anomalies import calendars, dask_fits, forecasting, localizer, warehouse
 from funnel_anomalies.forecast_cache import ForecastCache, cache_key
-from funnel_anomalies.forecasting import Calendar, ForecastSettings, SeriesForecast, TotalFit
+from funnel_anomalies.forecasting import (
+    Calendar,
+    ForecastSettings,
+    SeriesForecast,
+    TotalFit,
+    TotalModel,
+)
 
 # Shops whose values and leaves are forecast together: enough to keep DuckDB's statements
 # few, few enough that a batch's arrays stay small beside the tables.
@@ -41,24 +47,24 @@ class ForecastRun:
     series: int
     series_totals: int
     prophet_fits: int
-    cached_totals: int
+    learnt_totals: int  # totals whose model was learnt in this run
+    cached_totals: int  # totals whose model came from the cache
     seconds: float
 
 
 @dataclass(frozen=True)
-class _FitTask:
+class _LearnTask:
+    """A total's model to learn: its hours before the day of its last hour."""
+
     index: int
     hours: pd.DatetimeIndex
     counts: np.ndarray
     calendar: Calendar
-    warm_start: dict | None
 
 
-def _fit(task: _FitTask, settings: ForecastSettings) -> tuple[int, TotalFit]:
+def _learn(task: _LearnTask, settings: ForecastSettings) -> tuple[int, TotalModel]:
     forecasting.quiet_stan_logging()
-    return task.index, forecasting.fit_total(
-        task.hours, task.counts, settings, task.calendar, task.warm_start
-    )
+    return task.index, forecasting.learn_total(task.hours, task.counts, settings, task.calendar)
 
 
 def _use_temporary_folder(folder: str) -> None:
@@ -68,26 +74,26 @@ def _use_temporary_folder(folder: str) -> None:
     tempfile.tempdir = folder
 
 
-def _fit_all(
-    tasks: list[_FitTask],
+def _learn_all(
+    tasks: list[_LearnTask],
     settings: ForecastSettings,
     workers: int,
     isolated_in: Path | None = None,
     scheduler: str | None = None,
 ) -> dict:
-    """Fit every task; on a Dask cluster when a `scheduler` is given (dask_fits), else in
-    `workers` processes, or in this one when there is one worker and no `isolated_in`
-    folder. With `isolated_in`, fits always run in worker processes whose temporary files
-    go there, so a killed run leaves them in a folder the next run removes
+    """Learn every task's model; on a Dask cluster when a `scheduler` is given
+    (dask_fits), else in `workers` processes, or in this one when there is one worker and
+    no `isolated_in` folder. With `isolated_in`, fits always run in worker processes whose
+    temporary files go there, so a killed run leaves them in a folder the next run removes
     (multiprocessing's workers exit without running cmdstanpy's clean-up)."""
     progress = tqdm(
-        total=len(tasks), desc="fitting totals", unit="series", disable=not sys.stderr.isatty()
+        total=len(tasks), desc="learning totals", unit="series", disable=not sys.stderr.isatty()
     )
-    fits = {}
+    models = {}
     with progress:
         if scheduler is not None and tasks:
-            fits = dask_fits.fit_on_dask(
-                _fit, tasks, settings, scheduler, workers, isolated_in, progress.update
+            models = dask_fits.fit_on_dask(
+                _learn, tasks, settings, scheduler, workers, isolated_in, progress.update
             )
         elif isolated_in is not None or (workers > 1 and len(tasks) > 1):
             # Workers are fresh interpreters: forking a process that has threads running
@@ -100,15 +106,15 @@ def _fit_all(
                 initializer=_use_temporary_folder,
                 initargs=(folder,),
             ) as pool:
-                for index, fit in pool.map(_fit, tasks, [settings] * len(tasks)):
-                    fits[index] = fit
+                for index, model in pool.map(_learn, tasks, [settings] * len(tasks)):
+                    models[index] = model
                     progress.update()
         else:
             for task in tasks:
-                index, fit = _fit(task, settings)
-                fits[index] = fit
+                index, model = _learn(task, settings)
+                models[index] = model
                 progress.update()
-    return fits
+    return models
 
 
 def _noise_band_ratio(forecast: SeriesForecast, interval_width: float) -> np.ndarray:
@@ -196,8 +202,10 @@ class FittedTotals:
 
     totals: list[warehouse.MetricSeries]
     fits: dict[int, TotalFit]
-    fitted_at: dict[int, str]
-    cached: int
+    learnt_at: dict[int, str]  # when each total's model was learnt (none: no model)
+    learnt: int  # models learnt in this run
+    cached: int  # models taken from the cache
+    prophet_fits: int  # Prophet fits of the models learnt in this run
     started: float  # perf_counter when the step began
 
     def index_of(self) -> dict[tuple[str, str], int]:
@@ -212,31 +220,43 @@ def fit_totals(
     isolated_in: Path | None = None,
     scheduler: str | None = None,
 ) -> FittedTotals:
-    """Fit every total of the database, from the cache where nothing changed; on the Dask
-    cluster of `scheduler` when one is given."""
+    """Fit every total of the database: its model from the cache where one was learnt
+    from the same hours, else learnt now (on the Dask cluster of `scheduler` when one is
+    given), applied to all its hours."""
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     totals = warehouse.read_totals(con)
     calendar_of = {shop: calendars.read_calendar(con, shop) for shop in {s.shop for s in totals}}
-    fits: dict[int, TotalFit] = {}
-    fitted_at: dict[int, str] = {}
+    models: dict[int, TotalModel] = {}
+    learnt_at: dict[int, str] = {}
     keys: dict[int, str] = {}
     pending = []
     for index, series in enumerate(totals):
         calendar = calendar_of[series.shop]
-        keys[index] = cache_key(series.hours, series.total, settings, calendar)
+        trained = forecasting.training_hours(series.hours, series.total, settings)
+        if trained == 0 or series.total.sum() == 0:
+            continue  # no model: fit_total's flat or silent expectation
+        hours, counts = series.hours[:trained], series.total[:trained]
+        keys[index] = cache_key(hours, counts, settings, calendar)
         cached = cache.load(keys[index])
         if cached is not None:
-            fits[index], fitted_at[index] = cached
+            models[index], learnt_at[index] = cached
         else:
-            warm = cache.warm_start(series.shop, series.metric)
-            pending.append(_FitTask(index, series.hours, series.total, calendar, warm))
+            pending.append(_LearnTask(index, hours, counts, calendar))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    for index, fit in _fit_all(pending, settings, workers, isolated_in, scheduler).items():
-        fits[index], fitted_at[index] = fit, now
-        cache.save(keys[index], fit, now)
-        cache.remember_warm_start(totals[index].shop, totals[index].metric, fit.warm_start)
-    return FittedTotals(totals, fits, fitted_at, len(totals) - len(pending), started)
+    for index, model in _learn_all(pending, settings, workers, isolated_in, scheduler).items():
+        models[index], learnt_at[index] = model, now
+        cache.save(keys[index], model, now)
+    fits = {
+        index: forecasting.fit_total(
+            series.hours, series.total, settings, calendar_of[series.shop], models.get(index)
+        )
+        for index, series in enumerate(totals)
+    }
+    prophet_fits = sum(models[task.index].prophet_fits for task in pending)
+    return FittedTotals(
+        totals, fits, learnt_at, len(pending), len(models) - len(pending), prophet_fits, started
+    )
 
 
 def shop_batches(fitted: FittedTotals) -> list[list[str]]:
@@ -275,8 +295,10 @@ def forecast_batch(
             ),
             "interval_width": settings.interval_width,
             "training_start_at": series.hours[0],
-            "training_end_at": series.hours[-1],
-            "fitted_at": pd.Timestamp(fitted.fitted_at[index]),
+            "training_end_at": (
+                series.hours[total.trained_hours - 1] if total.trained_hours else pd.NaT
+            ),
+            "fitted_at": pd.Timestamp(fitted.learnt_at.get(index)),
             "model_settings": settings_json,
         }
         columns.add(series, "total", "all", total.forecast, TOTAL_METHOD, metadata)
@@ -299,7 +321,8 @@ def _run_figures(fitted: FittedTotals, series_count: int) -> ForecastRun:
     return ForecastRun(
         series=series_count,
         series_totals=len(fitted.totals),
-        prophet_fits=sum(fit.prophet_fits for fit in fitted.fits.values()),
+        prophet_fits=fitted.prophet_fits,
+        learnt_totals=fitted.learnt,
         cached_totals=fitted.cached,
         seconds=time.perf_counter() - fitted.started,
     )
@@ -469,13 +492,14 @@ def run_forecast_step(
     workers: int | None = None,
     isolated_in: Path | None = None,
     scheduler: str | None = None,
+    relearn: bool = False,
 ) -> ForecastRun:
     """Read the hourly series of `db`, forecast them and write fct_forecasts and
-    fct_leaf_forecasts into it, a batch of shops at a time."""
+    fct_leaf_forecasts into it, a batch of shops at a time. With `relearn`, every total's
+    model is learnt again, none taken from the cache."""
     with warehouse.connect(db) as con:
-        fitted = fit_totals(
-            con, settings, ForecastCache(cache_dir), workers, isolated_in, scheduler
-        )
+        cache = ForecastCache(cache_dir, relearns=relearn)
+        fitted = fit_totals(con, settings, cache, workers, isolated_in, scheduler)
         batches = shop_batches(fitted)
         if not batches:
             warehouse.write_forecasts(con, _no_forecasts())

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -135,11 +135,28 @@ class TotalFit:
     forecast: SeriesForecast
     is_outlier: np.ndarray
     prophet_fits: int
-    warm_start: dict = field(default_factory=dict)
     level_half_life_hours: int | None = None  # the backtest's choice; 0: no level
     backtest_mae: float | None = None
     holiday: np.ndarray | None = None  # the holiday or promotion of each hour, or None
     holiday_is_expected: np.ndarray | None = None
+    trained_hours: int = 0  # the leading hours its model learnt from (0: no model)
+
+
+@dataclass
+class TotalModel:
+    """What a total learns once a day (learn_total): the shape of every hour it learnt
+    from and of the day after them, and its level and noise. Any run of that day applies
+    it to the hours it has (apply_total) without fitting again."""
+
+    shape: np.ndarray  # expected counts before the level: learnt hours, then HOURS_PER_DAY
+    trained_hours: int
+    first_noise: NoiseModel  # the bulk's noise, which decides what is far off
+    teach_z: float
+    level_half_life_hours: int
+    noise: NoiseModel
+    noise_autocorrelation: float
+    backtest_mae: float | None
+    prophet_fits: int
 
 
 def quiet_stan_logging() -> None:
@@ -487,39 +504,26 @@ def _prophet_model(
     return model
 
 
-def _warm_start(params: dict | None) -> dict | None:
-    if not params:
-        return None
-    return {
-        name: np.asarray(value).ravel() if np.ndim(value) else value
-        for name, value in params.items()
-    }
-
-
 def _shape_frame(local: pd.DatetimeIndex, counts: np.ndarray) -> pd.DataFrame:
-    frame = pd.DataFrame({"ds": local, "y": _transform(counts)})
+    """Prophet's frame of `local` hours; the hours past `counts` have no y (the day ahead)."""
+    y = np.full(len(local), np.nan)
+    y[: len(counts)] = _transform(counts)
+    frame = pd.DataFrame({"ds": local, "y": y})
     frame["is_weekday"] = local.day_of_week < 5
     frame["is_weekend"] = ~frame["is_weekday"]
     return frame
 
 
-def _fit_shape(frame, excluded, settings, history_days, days: _CalendarDays, warm_start, shared):
-    """Prophet's expectation on the square-root scale for every hour, with each holiday's
-    effect left out where it may not be expected yet; and the fitted parameters."""
-    training = frame.assign(y=frame["y"].where(~excluded))
+def _fit_shape(frame, trained, excluded, settings, history_days, days: _CalendarDays, shared):
+    """Prophet's expectation on the square-root scale for every hour of `frame`, learnt
+    from its first `trained` hours less the `excluded` ones, with each holiday's effect
+    left out where it may not be expected yet."""
+    training = frame.iloc[:trained].assign(y=frame["y"].iloc[:trained].where(~excluded))
     # L-BFGS whose line search stops short ("no more progress can be made") keeps its last
     # point, as close to the optimum as the point of a run that converged; Prophet would
     # refit with Newton's method instead, at ten to twenty times the cost.
-    options = {"require_converged": False}
     model = _prophet_model(settings, history_days, days.prophet_frame, shared)
-    try:
-        model.fit(training, **options, **({"inits": _warm_start(warm_start)} if warm_start else {}))
-    except (RuntimeError, ValueError):
-        if not warm_start:
-            raise
-        # A warm start from a differently shaped model: fit from Prophet's own start.
-        model = _prophet_model(settings, history_days, days.prophet_frame, shared)
-        model.fit(training, **options)
+    model.fit(training, require_converged=False)
     predicted = model.predict(frame)
     center = predicted["yhat"].to_numpy()
     if days.prophet_frame is not None:
@@ -529,12 +533,7 @@ def _fit_shape(frame, excluded, settings, history_days, days: _CalendarDays, war
             if not_yet.any() and holiday in predicted:
                 effect = predicted[holiday].to_numpy()
                 center = np.where(not_yet, center - predicted["trend"].to_numpy() * effect, center)
-    params = {
-        name: (float(value[0][0]) if value.shape[1] == 1 else value[0].tolist())
-        for name, value in model.params.items()
-        if name in ("k", "m", "delta", "beta", "sigma_obs")
-    }
-    return center, params
+    return center
 
 
 # ---- level ----
@@ -604,23 +603,42 @@ def _backtest_window(hours: int, settings: ForecastSettings) -> np.ndarray:
 # ---- the total ----
 
 
+def training_hours(hours: pd.DatetimeIndex, counts: np.ndarray, settings: ForecastSettings) -> int:
+    """How many leading hours a total's model learns from: those before the UTC day of its
+    last hour, so that the model is learnt once a day and every run of that day applies it
+    (a model depends only on what it learnt from: hourly runs and a full rebuild meet the
+    same one). 0 when those hours are too few for a daily curve, or silent: no model."""
+    trained = int(hours.searchsorted(hours[-1].normalize())) if len(hours) else 0
+    if trained < settings.min_history_days * HOURS_PER_DAY:
+        return 0
+    if not np.any(np.asarray(counts[:trained]) > 0):
+        return 0
+    return trained
+
+
+def _next_day(hours: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """`hours` and the HOURS_PER_DAY hours after them: what a model forecasts."""
+    ahead = pd.date_range(hours[-1], periods=HOURS_PER_DAY + 1, freq="h")[1:]
+    return hours.append(ahead)
+
+
 def fit_total(
     hours: pd.DatetimeIndex,
     counts: np.ndarray,
     settings: ForecastSettings,
     calendar: Calendar | None = None,
-    warm_start: dict | None = None,
+    model: TotalModel | None = None,
 ) -> TotalFit:
-    """Expected counts and band of one total series, robust to past incidents."""
+    """Expected counts and band of one total series, robust to past incidents: its model
+    (`model`, else learnt from the hours training_hours gives) applied to every hour."""
     counts = np.asarray(counts, dtype=float)
-    calendar = calendar or Calendar()
-    history_days = len(counts) / HOURS_PER_DAY
     nothing = np.zeros(len(counts), dtype=bool)
     if counts.sum() == 0:
         zeros = np.zeros(len(counts))
         quiet = np.full(len(counts), 0.5)  # a Poisson count's noise on this scale
         return TotalFit(SeriesForecast(zeros, zeros, zeros, quiet, "all_zero"), nothing, 0)
-    if history_days < settings.min_history_days:
+    trained = training_hours(hours, counts, settings)
+    if trained == 0:
         # Too short for a daily curve: a flat expectation at the typical level.
         expected = np.full(len(counts), float(np.median(counts)))
         noise = NoiseModel()
@@ -634,45 +652,53 @@ def fit_total(
             score_threshold=noise.score_threshold(settings.anomaly_risk),
         )
         return TotalFit(forecast, nothing, 0)
+    if model is None:
+        model = learn_total(hours[:trained], counts[:trained], settings, calendar)
+    return apply_total(model, hours, counts, settings, calendar)
 
+
+def _far_off(counts, expected, noise: NoiseModel, settings: ForecastSettings) -> np.ndarray:
+    """Hours beyond outlier_z noise levels: incidents, left out of what is learnt."""
+    deviation = (_transform(counts) - _transform(expected)) / noise.scale(expected)
+    return np.abs(deviation) > settings.outlier_z
+
+
+def _days_of(hours: pd.DatetimeIndex, trained: int, calendar: Calendar) -> _CalendarDays:
+    """The calendar of `hours`; Prophet's holidays are those of the first `trained` hours,
+    the ones it can learn from."""
     local = local_hours(hours, calendar.time_zone)
     days = _calendar_days(local, calendar)
-    frame = _shape_frame(local, counts)
+    return replace(days, prophet_frame=_calendar_days(local[:trained], calendar).prophet_frame)
+
+
+def learn_total(
+    hours: pd.DatetimeIndex,
+    counts: np.ndarray,
+    settings: ForecastSettings,
+    calendar: Calendar | None = None,
+) -> TotalModel:
+    """The model of a total learnt from `hours` (at least min_history_days of them, not
+    all silent): the shape of those hours and of the day after them, the level's
+    half-life and the noise."""
+    counts = np.asarray(counts, dtype=float)
+    calendar = calendar or Calendar()
+    trained = len(counts)
+    history_days = trained / HOURS_PER_DAY
+    ahead = _next_day(hours)
+    days = _days_of(ahead, trained, calendar)
+    frame = _shape_frame(local_hours(ahead, calendar.time_zone), counts)
     # Silence that cannot be chance (a broken pixel, an outage) is left out of every fit:
     # left in, the trend would bend down to it and expect the silence.
     silent = implausible_zero_runs(counts)
     shared = SharedFeatures()
-    center, params = _fit_shape(frame, silent, settings, history_days, days, warm_start, shared)
-    base = _from_transformed(center) * days.lift
-    first_noise = _bulk_noise(np.where(silent, 0.0, frame["y"].to_numpy() - _transform(base)), base)
+    center = _fit_shape(frame, trained, silent, settings, history_days, days, shared)
+    shape = _from_transformed(center) * days.lift
+    base = shape[:trained]
+    first_noise = _bulk_noise(np.where(silent, 0.0, _transform(counts) - _transform(base)), base)
     teach_z = first_noise.quantile(1.0 - (1.0 - settings.interval_width) / 2.0)
 
-    def far_off(expected: np.ndarray) -> np.ndarray:
-        """Hours beyond outlier_z noise levels: incidents, left out of what is learnt."""
-        deviation = (frame["y"].to_numpy() - _transform(expected)) / first_noise.scale(expected)
-        return np.abs(deviation) > settings.outlier_z
-
-    # The hours far off a one-day level are left out of the final fit of the shape.
-    one_day, _ = online_level(
-        counts,
-        base,
-        HOURS_PER_DAY,
-        first_noise,
-        teach_z,
-        silent,
-        settings.level_prior_events,
-        settings.level_shift_hours,
-    )
-    not_yet_holiday = (days.name != None) & ~days.is_expected  # noqa: E711 (object array)
-    excluded = silent | far_off(one_day) | not_yet_holiday
-    fits = 1
-    if (excluded & ~silent).any():
-        center, params = _fit_shape(frame, excluded, settings, history_days, days, params, shared)
-        base = _from_transformed(center) * days.lift
-        fits = 2
-
-    candidates = {
-        half_life: online_level(
+    def level(base: np.ndarray, half_life: float) -> np.ndarray:
+        return online_level(
             counts,
             base,
             half_life,
@@ -682,12 +708,28 @@ def fit_total(
             settings.level_prior_events,
             settings.level_shift_hours,
         )[0]
-        for half_life in settings.level_half_lives_hours
+
+    # The hours far off a one-day level are left out of the final fit of the shape.
+    not_yet_holiday = ((days.name != None) & ~days.is_expected)[:trained]  # noqa: E711
+    one_day = level(base, HOURS_PER_DAY)
+    excluded = silent | _far_off(counts, one_day, first_noise, settings) | not_yet_holiday
+    fits = 1
+    if (excluded & ~silent).any():
+        center = _fit_shape(frame, trained, excluded, settings, history_days, days, shared)
+        shape = _from_transformed(center) * days.lift
+        base = shape[:trained]
+        fits = 2
+
+    candidates = {
+        half_life: level(base, half_life) for half_life in settings.level_half_lives_hours
     }
     # Compared on the recent hours no candidate finds far off (an incident is no test of
     # how well a configuration forecasts normal hours).
-    window = _backtest_window(len(counts), settings)
-    comparable = window & ~silent & ~np.any([far_off(e) for e in candidates.values()], axis=0)
+    window = _backtest_window(trained, settings)
+    far_off_any = np.any(
+        [_far_off(counts, e, first_noise, settings) for e in candidates.values()], axis=0
+    )
+    comparable = window & ~silent & ~far_off_any
     errors = {
         half_life: float(np.mean(np.abs(counts - expected)[comparable]))
         if comparable.any()
@@ -696,7 +738,7 @@ def fit_total(
     }
     chosen = min(errors, key=lambda half_life: (errors[half_life], half_life))
     expected = candidates[chosen]
-    is_outlier = silent | far_off(expected) | not_yet_holiday
+    is_outlier = silent | _far_off(counts, expected, first_noise, settings) | not_yet_holiday
 
     # The noise is that of the hours that are not far off: a past incident must not make
     # the series look noisier than it is (cutting at outlier_z noise levels of the bulk
@@ -707,13 +749,57 @@ def fit_total(
         _transform(counts[residual_hours]) - _transform(expected[residual_hours]),
         expected[residual_hours],
     )
-    lower, upper, scale = band_from_noise(expected, noise, settings.interval_width)
     autocorrelation = error_autocorrelation(
-        (frame["y"].to_numpy() - _transform(expected)) / scale, residual_hours
+        (_transform(counts) - _transform(expected)) / noise.scale(expected), residual_hours
     )
+    return TotalModel(
+        shape=shape,
+        trained_hours=trained,
+        first_noise=first_noise,
+        teach_z=teach_z,
+        level_half_life_hours=chosen,
+        noise=noise,
+        noise_autocorrelation=autocorrelation,
+        backtest_mae=errors[chosen] if np.isfinite(errors[chosen]) else None,
+        prophet_fits=fits,
+    )
+
+
+def apply_total(
+    model: TotalModel,
+    hours: pd.DatetimeIndex,
+    counts: np.ndarray,
+    settings: ForecastSettings,
+    calendar: Calendar | None = None,
+) -> TotalFit:
+    """The expectation and band of every hour of a total from its `model`: the model's
+    shape times the level learnt from the hours before each hour. The hours are the
+    model's learnt ones and at most a day after them."""
+    counts = np.asarray(counts, dtype=float)
+    if not model.trained_hours <= len(counts) <= len(model.shape):
+        raise ValueError(
+            f"a model of {model.trained_hours} hours forecasts at most a day more, "
+            f"not {len(counts)} hours"
+        )
+    calendar = calendar or Calendar()
+    days = _days_of(hours, model.trained_hours, calendar)
+    silent = implausible_zero_runs(counts)
+    expected, _ = online_level(
+        counts,
+        model.shape[: len(counts)],
+        model.level_half_life_hours,
+        model.first_noise,
+        model.teach_z,
+        silent,
+        settings.level_prior_events,
+        settings.level_shift_hours,
+    )
+    not_yet_holiday = (days.name != None) & ~days.is_expected  # noqa: E711 (object array)
+    is_outlier = silent | _far_off(counts, expected, model.first_noise, settings) | not_yet_holiday
+    lower, upper, scale = band_from_noise(expected, model.noise, settings.interval_width)
     if silent[-STOPPED_AFTER_HOURS:].all():
         status = "stopped"
-    elif history_days >= 7:
+    elif len(counts) >= 7 * HOURS_PER_DAY:
         status = "fitted"
     else:
         status = "short_history"
@@ -724,13 +810,19 @@ def fit_total(
         scale,
         status,
         int(is_outlier.sum()),
-        noise.score_threshold(settings.anomaly_risk),
-        noise.degrees_of_freedom,
-        autocorrelation,
+        model.noise.score_threshold(settings.anomaly_risk),
+        model.noise.degrees_of_freedom,
+        model.noise_autocorrelation,
     )
-    backtest = errors[chosen] if np.isfinite(errors[chosen]) else None
     return TotalFit(
-        forecast, is_outlier, fits, params, chosen, backtest, days.name, days.is_expected
+        forecast,
+        is_outlier,
+        model.prophet_fits,
+        model.level_half_life_hours,
+        model.backtest_mae,
+        days.name,
+        days.is_expected,
+        model.trained_hours,
     )
 
 

@@ -103,10 +103,12 @@ def build(
     workers: int | None = None,
     run_started_at: datetime | None = None,
     scheduler: str | None = None,
+    full_rebuild: bool = False,
 ) -> BuildReport:
     """Build every model and test from `events`, then publish the database at `db` and
-    the reports and chart in `out`, all in one switch. The totals' fits run on the Dask
-    cluster of `scheduler` (`local` or an address; dask_fits) when one is given."""
+    the reports and chart in `out`, all in one switch. The totals' models are learnt on
+    the Dask cluster of `scheduler` (`local` or an address; dask_fits) when one is given;
+    a `full_rebuild` learns every one again instead of taking the day's from the cache."""
     db = Path(os.path.abspath(db))
     out = Path(os.path.abspath(out)) if out is not None else None
     releases.check_paths(db, out, exports.FILE_NAMES)
@@ -136,6 +138,7 @@ def build(
                     workers,
                     isolated_in=run.tmp,
                     scheduler=scheduler,
+                    relearn=full_rebuild,
                 )
                 releases.kill_point("forecasted")
                 started = time.perf_counter()

@@ -41,6 +41,9 @@ def localize_hours(leaves: pd.DataFrame) -> pd.DataFrame:
     hour, metric and leaf, with `events` and `expected`), ranked by the share of the
     hour's deviation it explains; an hour with no clear cause has no rows."""
     rows = []
+    # The leaves in one order whatever order the query gave them in: the localizer's sums
+    # and ties follow the order, and a build must not depend on how DuckDB split a join.
+    leaves = leaves.sort_values([*HOUR_KEY, *LEAF_DIMENSIONS], ignore_index=True)
     for (shop, hour_at, metric), hour_leaves in leaves.groupby(HOUR_KEY, sort=True):
         dimensions = [d for d in LEAF_DIMENSIONS if hour_leaves[d].notna().any()]
         first = hour_leaves.iloc[0]
