@@ -41,6 +41,7 @@ from funnel_anomalies import (
     bench_dask,
     bench_dbt,
     bench_hostile,
+    bench_hourly_run,
     bench_localizer,
     bench_plain,
     bench_root_causes,
@@ -377,6 +378,7 @@ PARTS = (
     "dask",
     "shops",
     "plain",
+    "next-hour",
 )
 # Generated data the forecasts are judged on: the default sample, and data of other seeds,
 # sizes and lengths on which nothing was tuned.
@@ -424,7 +426,8 @@ def main() -> None:
         "the build's time against the commit before the leaves; dbt: what a build's dbt "
         "invocations cost, node by node and around the nodes; dask: the forecasting step "
         "in process, on multiprocessing and on local Dask clusters; shops: whole builds of "
-        "populations of many shops; plain: whole builds against the plain way",
+        "populations of many shops; plain: whole builds against the plain way; next-hour: "
+        "a build, the next hour added, and a full rebuild of the same files",
     )
     parser.add_argument(
         "--shop-counts",
@@ -488,6 +491,16 @@ def main() -> None:
             for name, (data, spec, sampled) in PLAIN_SPECS.items()
         ]
         print(bench_plain.format_table(rows))
+    if "next-hour" in arguments.parts:
+        print(
+            "\nHourly runs: a folder built, a file of the next hour added and built again, "
+            "then the folder built by a full rebuild (each a fresh `funnel-anomalies build`)"
+        )
+        runs = [
+            bench_hourly_run.bench_hourly_run(data, _generated(name, spec))
+            for name, (data, spec, _) in PLAIN_SPECS.items()
+        ]
+        print(bench_hourly_run.format_table(runs))
 
 
 def bench_pipeline(sizes: list[int]) -> None:
