@@ -271,8 +271,9 @@ def _anomaly_scores(
 
 
 def _next_hour_forecasts(db: Path, scratch: Path, events: Path, labels: dict) -> ForecastFigures:
-    """The hourly run's case: the forecasts of a database one hour short of `db` are in
-    the cache, so every fit of the full one starts from its series' last parameters."""
+    """The hourly run's case: the forecasts of a database one hour short of `db` put the
+    day's models in the cache, and the full one applies them (where both hours fall on
+    one UTC day; a new day's first hour learns its models)."""
     cache = ForecastCache(scratch / "forecast-cache")
     previous = scratch / "previous_hour.duckdb"
     shutil.copy(db, previous)
@@ -290,7 +291,7 @@ def _next_hour_forecasts(db: Path, scratch: Path, events: Path, labels: dict) ->
     with duckdb.connect(str(latest), read_only=True) as con:
         coverage = evaluation.coverage_table(evaluation.scored_hours(con), labels)
     return ForecastFigures(
-        "this project, the default workers, the next hour (warm-started from the cache)",
+        "this project, the default workers, the next hour (the day's models from the cache)",
         run.series,
         run.seconds,
         coverage,

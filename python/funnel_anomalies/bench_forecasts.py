@@ -186,10 +186,8 @@ class RealFigures:
 
 
 def build_from_cold(events: Path, db: Path) -> pipeline.BuildReport:
-    """pipeline.build with a forecast cache of its own, emptied first. A fit warm-started
-    from a cached one stops elsewhere (L-BFGS ends where it can gain no more), so a bench
-    run's figures would otherwise depend on the runs before it, and on other data sets'
-    shops of the same name."""
+    """pipeline.build with a forecast cache of its own, emptied first, so that every model
+    is learnt and timed in this run."""
     cache = db.with_name(db.name + ".forecast-cache")
     shutil.rmtree(cache, ignore_errors=True)
     return pipeline.build(events, db, quiet=True, cache_dir=cache)

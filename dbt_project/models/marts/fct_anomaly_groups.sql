@@ -50,12 +50,15 @@ metric_contributors as (
         direction,
         group_number,
         metric,
-        arg_max(primary_dimension, abs(score)) as contributor_dimension,
-        arg_max(primary_dimension_value, abs(score)) as contributor_value,
-        arg_max(primary_element, abs(score)) as contributor_element,
-        arg_max(primary_contribution, abs(score)) as contributor_contribution,
-        arg_max(hour_at, abs(score)) as peak_hour_at,
-        arg_max(pct_diff, abs(score)) as peak_pct_diff,
+        -- The hours of a run share its score: of equal scores the earliest hour is the
+        -- peak, so that every build names the same one.
+        arg_max(primary_dimension, (abs(score), -epoch_us(hour_at))) as contributor_dimension,
+        arg_max(primary_dimension_value, (abs(score), -epoch_us(hour_at))) as contributor_value,
+        arg_max(primary_element, (abs(score), -epoch_us(hour_at))) as contributor_element,
+        arg_max(primary_contribution, (abs(score), -epoch_us(hour_at)))
+            as contributor_contribution,
+        arg_max(hour_at, (abs(score), -epoch_us(hour_at))) as peak_hour_at,
+        arg_max(pct_diff, (abs(score), -epoch_us(hour_at))) as peak_pct_diff,
     from numbered
     group by all
 ),

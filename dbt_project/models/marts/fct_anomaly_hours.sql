@@ -88,7 +88,9 @@ top_contributors as (
                 'surprise': round(surprise, 5),
                 'is_clear': is_clear_contributor
             }
-            order by surprise desc, explanatory_power desc
+            -- A landing's utm value and its session's often move as one: ties are
+            -- broken by name, so that every build lists them in one order.
+            order by surprise desc, explanatory_power desc, dimension, dimension_value
         )[1:{{ var('contributors_listed') }}] as top_contributors,
     from contributors
     where explanatory_power > 0
