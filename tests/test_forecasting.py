@@ -263,3 +263,37 @@ def test_error_autocorrelation_measures_how_errors_persist_and_never_goes_negati
     few = np.zeros(len(shocks), dtype=bool)
     few[:20] = True
     assert forecasting.error_autocorrelation(persistent, few) == 0.0
+
+
+def test_a_model_learns_from_the_hours_before_the_last_day_and_forecasts_that_day(
+    poisson_series,
+):
+    _, counts = poisson_series
+    # 34 whole days and 15 hours of the 35th: the model learns the 34 days.
+    index, observed = hours(35)[: 34 * 24 + 15], counts[: 34 * 24 + 15]
+    assert forecasting.training_hours(index, observed, SETTINGS) == 34 * 24
+    model = forecasting.learn_total(index[: 34 * 24], observed[: 34 * 24], SETTINGS)
+    assert model.trained_hours == 34 * 24 and len(model.shape) == 35 * 24
+    fit = forecasting.fit_total(index, observed, SETTINGS)
+    assert fit.trained_hours == 34 * 24
+    # The same model applied gives the same forecast as the fit that learnt it.
+    applied = forecasting.fit_total(index, observed, SETTINGS, model=model)
+    assert np.array_equal(applied.forecast.expected, fit.forecast.expected)
+    assert np.array_equal(applied.is_outlier, fit.is_outlier)
+    # An hour later in the day the model is the same, and every earlier hour's expectation
+    # too: each hour's level is learnt from the hours before it.
+    later = forecasting.fit_total(hours(35)[: 34 * 24 + 16], counts[: 34 * 24 + 16], SETTINGS)
+    assert np.array_equal(later.forecast.expected[:-1], fit.forecast.expected)
+    # The forecast hours are as well covered as the learnt ones.
+    today = slice(34 * 24, None)
+    assert covered(observed, fit.forecast)[today].mean() >= 0.9
+
+
+def test_a_model_forecasts_at_most_the_day_after_its_hours(poisson_series):
+    _, counts = poisson_series
+    model = forecasting.learn_total(hours(30), counts[: 30 * 24], SETTINGS)
+    index, observed = hours(32)[: 31 * 24 + 1], counts[: 31 * 24 + 1]
+    with pytest.raises(ValueError, match="at most a day more"):
+        forecasting.apply_total(model, index, observed, SETTINGS)
+    # Through the front door the day's model is learnt instead.
+    assert forecasting.fit_total(index, observed, SETTINGS).trained_hours == 31 * 24
