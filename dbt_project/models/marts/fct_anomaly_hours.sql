@@ -90,7 +90,7 @@ top_contributors as (
             }
             -- A landing's utm value and its session's often move as one: ties are
             -- broken by name, so that every build lists them in one order.
-            order by surprise desc, explanatory_power desc, dimension, dimension_value
+            order by surprise desc, explanatory_power desc, dimension asc, dimension_value asc
         )[1:{{ var('contributors_listed') }}] as top_contributors,
     from contributors
     where explanatory_power > 0
