@@ -1,5 +1,6 @@
 """Hourly runs: a file of one more hour added to a folder learns no model again (the day's
-models come from the cache), and gives the same tables as a full rebuild of the folder."""
+models come from the cache), changes no earlier hour's forecast, and gives the same tables
+as a full rebuild of the folder."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from funnel_anomalies import pipeline
+from funnel_anomalies import pipeline, releases
 from funnel_anomalies.bench_hourly_run import split_at_an_hour, table_differences
 
 RUN_STARTED_AT = datetime(2030, 1, 1, tzinfo=UTC)
@@ -73,3 +74,37 @@ def test_a_difference_in_one_row_is_found(hourly_and_full, tmp_path):
     differences = table_differences(hourly.db, changed)
     assert differences["fct_forecasts"] == (1, 1)
     assert sum(map(sum, differences.values())) == 2
+
+
+def test_an_hourly_run_changes_no_earlier_hours_forecast(hourly_and_full):
+    earlier, hourly, _ = hourly_and_full
+    con = duckdb.connect()
+    con.execute("attach ? as earlier (read_only)", [str(earlier.release / releases.DATABASE_NAME)])
+    con.execute("attach ? as hourly (read_only)", [str(hourly.db)])
+    # A run of 2-3 hours is scored on the hour that ends it: the new hour may join a run
+    # with the two before it, so those two may change their verdict, and nothing earlier.
+    tables = {
+        "fct_forecasts": ("* exclude (fitted_at)", 0),
+        "fct_leaf_forecasts": ("*", 0),
+        "fct_anomalies": ("*", 2),
+    }
+    for table, (columns, hours_a_run_reaches_back) in tables.items():
+        last_hour = con.execute(f"select max(hour_at) from earlier.{table}").fetchone()[0]
+        earlier_rows, changed = con.execute(
+            f"""
+            with earlier_hours as (
+                select {columns} from earlier.{table}
+                where hour_at <= ?::timestamp - interval ({hours_a_run_reaches_back}) hour
+            )
+            select
+                (select count(*) from earlier_hours),
+                (select count(*) from (
+                    select * from earlier_hours
+                    except all
+                    select {columns} from hourly.{table}
+                )),
+            """,
+            [last_hour],
+        ).fetchone()
+        assert earlier_rows > 0, table
+        assert changed == 0, table

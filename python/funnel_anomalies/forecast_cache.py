@@ -60,18 +60,16 @@ class ForecastCache:
             return None
         with np.load(self._path(key), allow_pickle=False) as stored:
             meta = json.loads(str(stored["meta"]))
+            learnt_at = meta.pop("learnt_at")
             model = TotalModel(
-                shape=stored["shape"],
-                trained_hours=meta["trained_hours"],
-                first_noise=NoiseModel(**meta["first_noise"]),
-                teach_z=meta["teach_z"],
-                level_half_life_hours=meta["level_half_life_hours"],
-                noise=NoiseModel(**meta["noise"]),
-                noise_autocorrelation=meta["noise_autocorrelation"],
-                backtest_mae=meta["backtest_mae"],
-                prophet_fits=meta["prophet_fits"],
+                **meta
+                | {
+                    "shape": stored["shape"],
+                    "first_noise": NoiseModel(**meta["first_noise"]),
+                    "noise": NoiseModel(**meta["noise"]),
+                }
             )
-        return model, meta["learnt_at"]
+        return model, learnt_at
 
     def save(self, key: str, model: TotalModel, learnt_at: str) -> None:
         if self.directory is None:

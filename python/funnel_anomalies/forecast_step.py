@@ -394,8 +394,10 @@ def leaf_forecasts(
         metric_leaves = leaves.get((series.shop, series.metric))
         if metric_leaves is None:
             continue
-        expected = forecasting.forecast_leaves(fits[index], metric_leaves.counts, settings)
-        noise = localizer.leaf_noise(metric_leaves.counts, expected, ~fits[index].is_outlier)
+        total = fits[index]
+        expected = forecasting.forecast_leaves(total, metric_leaves.counts, settings)
+        clean = total.learnt() & ~total.is_outlier
+        noise = localizer.leaf_noise(metric_leaves.counts, expected, clean)
         first_seen = np.argmax(metric_leaves.counts > 0, axis=1)
         since_seen = np.arange(len(series.hours))[np.newaxis, :] >= first_seen[:, np.newaxis]
         leaf_of_row, hour_of_row = np.nonzero(since_seen | (expected > 0))

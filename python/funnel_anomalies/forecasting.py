@@ -141,6 +141,13 @@ class TotalFit:
     holiday_is_expected: np.ndarray | None = None
     trained_hours: int = 0  # the leading hours its model learnt from (0: no model)
 
+    def learnt(self) -> np.ndarray:
+        """The hours its model learnt from (every hour where it has none). Its values' and
+        leaves' noise is learnt from these hours too, so that every run of a day gives an
+        hour the same band and verdict."""
+        hours = len(self.is_outlier)
+        return np.arange(hours) < (self.trained_hours or hours)
+
 
 @dataclass
 class TotalModel:
@@ -157,6 +164,7 @@ class TotalModel:
     noise_autocorrelation: float
     backtest_mae: float | None
     prophet_fits: int
+    excluded_hours: int  # learnt hours left out as far off
 
 
 def quiet_stan_logging() -> None:
@@ -762,6 +770,7 @@ def learn_total(
         noise_autocorrelation=autocorrelation,
         backtest_mae=errors[chosen] if np.isfinite(errors[chosen]) else None,
         prophet_fits=fits,
+        excluded_hours=int(is_outlier.sum()),
     )
 
 
@@ -809,7 +818,7 @@ def apply_total(
         upper,
         scale,
         status,
-        int(is_outlier.sum()),
+        model.excluded_hours,
         model.noise.score_threshold(settings.anomaly_risk),
         model.noise.degrees_of_freedom,
         model.noise_autocorrelation,
@@ -934,6 +943,7 @@ def forecast_values(
     shares = value_shares(value_counts, ~total.is_outlier, settings)
     forecasts = []
     history_days = value_counts.shape[1] / HOURS_PER_DAY
+    learnt = total.learnt()
     for counts, share in zip(value_counts, shares, strict=True):
         expected = total.forecast.expected * share
         if counts.sum() == 0:
@@ -942,11 +952,12 @@ def forecast_values(
             forecasts.append(SeriesForecast(zeros, zeros, zeros, quiet, "all_zero"))
             continue
         # A value is new if it first appears after the first week: its share is still
-        # being learnt, and its noise is learnt from the hours since it appeared.
+        # being learnt, and its noise is learnt from the hours since it appeared (of those
+        # its total's model learnt from).
         first_seen = int(np.argmax(counts > 0))
-        seen = np.arange(len(counts)) >= first_seen
+        seen = (np.arange(len(counts)) >= first_seen) & learnt
         residuals = _transform(counts) - _transform(expected)
-        bulk = _bulk_noise(residuals[seen], expected[seen])
+        bulk = _bulk_noise(residuals[seen], expected[seen]) if seen.any() else NoiseModel()
         far_off = np.abs(residuals) / bulk.scale(expected) > settings.outlier_z
         clean = seen & ~total.is_outlier & ~far_off
         noise = fit_noise(residuals[clean], expected[clean])
