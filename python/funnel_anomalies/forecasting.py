@@ -1,6 +1,9 @@
 """Expected hourly counts and count-aware bands: pure functions, series in, arrays out.
 
-How a (shop, metric) total is forecast:
+How a (shop, metric) total is forecast. Its model is learnt once a day, from the hours
+before the UTC day of its last hour (learn_total), and forecasts that day; every run of the
+day applies it to the hours it has (apply_total), so an hourly run fits nothing and an
+earlier hour keeps its expectation and band all day:
 
 1. **Shape.** Prophet, on sqrt(y + 3/8) (a variance-stabilizing transform for counts) in
    the shop's local time, with multiplicative seasonality: one daily shape for weekdays
@@ -31,7 +34,8 @@ How a (shop, metric) total is forecast:
    size the user gave.
 6. **Dimension values** get the total's expectation times their share of it, learnt at
    the same hour of day over the trailing weeks, so that the values of a dimension add up
-   to their total; each value has its own noise model.
+   to their total; each value has its own noise model, learnt from the hours its
+   total's model learnt.
 """
 
 from __future__ import annotations
