@@ -1,9 +1,9 @@
 """The forecasting step of a run: every series of fct_hourly_metrics in, fct_forecasts out.
 
 Only the totals' models are learnt, once a day (in parallel where cores exist; from the
-cache when an earlier run learnt the day's model), and applied, all of them first; the dimension values and the leaves then follow from their
-total by shares (forecasting.py), SHOPS_PER_BATCH shops at a time, each batch appended to
-the tables before the next is read.
+cache when an earlier run learnt the day's model), and applied, all of them first; the
+dimension values and the leaves then follow from their total by shares (forecasting.py),
+SHOPS_PER_BATCH shops at a time, each batch appended to the tables before the next is read.
 """
 
 from __future__ import annotations
