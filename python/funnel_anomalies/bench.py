@@ -271,22 +271,25 @@ def _anomaly_scores(
 
 
 def _next_hour_forecasts(db: Path, scratch: Path, events: Path, labels: dict) -> ForecastFigures:
-    """The hourly run's case: the forecasts of a database one hour short of `db` put the
-    day's models in the cache, and the full one applies them (where both hours fall on
-    one UTC day; a new day's first hour learns its models)."""
+    """The hourly run's case: the hours of `db` up to 13:00 of its last whole day put that
+    day's models in the cache, and the hours up to 14:00 apply them (both hours on one UTC
+    day, as 23 of a day's 24 runs are; the hours after 14:00 are left out of this row)."""
     cache = ForecastCache(scratch / "forecast-cache")
+    with duckdb.connect(str(db), read_only=True) as con:
+        next_hour = con.execute(
+            "select date_trunc('day', max(hour_at)) - interval 10 hour from fct_hourly_metrics"
+        ).fetchone()[0]
     previous = scratch / "previous_hour.duckdb"
     shutil.copy(db, previous)
     with duckdb.connect(str(previous)) as con:
-        con.execute(
-            "delete from fct_hourly_metrics where hour_at = "
-            "(select max(hour_at) from fct_hourly_metrics)"
-        )
+        con.execute("delete from fct_hourly_metrics where hour_at >= ?", [next_hour])
         forecast_step.forecast_all(con, forecasting.ForecastSettings(), cache)
     latest = scratch / "next_hour.duckdb"
     shutil.copy(db, latest)
     with duckdb.connect(str(latest)) as con:
+        con.execute("delete from fct_hourly_metrics where hour_at > ?", [next_hour])
         table, leaves, run = forecast_step.forecast_all(con, forecasting.ForecastSettings(), cache)
+    assert run.learnt_totals == 0, "the next hour of a day learns no model"
     scores = _anomaly_scores(latest, table, events, labels, leaves)
     with duckdb.connect(str(latest), read_only=True) as con:
         coverage = evaluation.coverage_table(evaluation.scored_hours(con), labels)
