@@ -234,7 +234,7 @@ def fit_totals(
     for index, series in enumerate(totals):
         calendar = calendar_of[series.shop]
         trained = forecasting.training_hours(series.hours, series.total, settings)
-        if trained == 0 or series.total.sum() == 0:
+        if trained == 0:
             continue  # no model: fit_total's flat or silent expectation
         hours, counts = series.hours[:trained], series.total[:trained]
         keys[index] = cache_key(hours, counts, settings, calendar)
