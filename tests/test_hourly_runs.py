@@ -4,9 +4,12 @@ as a full rebuild of the folder."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import shutil
+from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -108,3 +111,39 @@ def test_an_hourly_run_changes_no_earlier_hours_forecast(hourly_and_full):
         ).fetchone()
         assert earlier_rows > 0, table
         assert changed == 0, table
+
+
+def test_a_late_event_in_a_learnt_hour_relearns_only_the_models_it_touches(
+    hourly_and_full, tmp_path
+):
+    _, hourly, _ = hourly_and_full
+    root = hourly.db.parent.parent
+    folder, db = tmp_path / "events", tmp_path / "late" / "funnel.duckdb"
+    shutil.copytree(root / "events", folder)
+    shutil.copytree(pipeline.default_cache_dir(hourly.db), pipeline.default_cache_dir(db))
+    # Five of the hour's events of one shop, sent again three days earlier in sessions of
+    # their own: they land in hours its models learnt from.
+    events = pq.read_table(folder / "the_hour.parquet")
+    shop = events["shop"][0].as_py()
+    late = events.filter(pc.equal(events["shop"], shop)).slice(0, 5)
+    late = late.set_column(
+        late.schema.get_field_index("event_timestamp"),
+        "event_timestamp",
+        pc.subtract(late["event_timestamp"], pa.scalar(timedelta(days=3))),
+    )
+    late = late.set_column(
+        late.schema.get_field_index("session_id"),
+        "session_id",
+        pa.array([f"late-{number}" for number in range(5)], late.schema.field("session_id").type),
+    )
+    pq.write_table(late, folder / "late.parquet")
+    report = pipeline.build(folder, db, quiet=True, run_started_at=RUN_STARTED_AT)
+    models = report.forecasts.learnt_totals + report.forecasts.cached_totals
+    assert models == hourly.forecasts.cached_totals
+    assert 0 < report.forecasts.learnt_totals < models
+    with duckdb.connect(str(db), read_only=True) as con:
+        relearnt_shops = con.execute(
+            "select distinct shop from fct_forecasts where dimension = 'total' "
+            "and fitted_at > (select min(fitted_at) from fct_forecasts)"
+        ).fetchall()
+    assert relearnt_shops == [(shop,)]
