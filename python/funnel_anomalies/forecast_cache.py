@@ -65,6 +65,7 @@ class ForecastCache:
                 **meta
                 | {
                     "shape": stored["shape"],
+                    "usual": stored["usual"],
                     "first_noise": NoiseModel(**meta["first_noise"]),
                     "noise": NoiseModel(**meta["noise"]),
                 }
@@ -77,7 +78,7 @@ class ForecastCache:
         meta = {
             name: value
             for name, value in asdict(model).items()
-            if name not in ("shape", "first_noise", "noise")
+            if name not in ("shape", "usual", "first_noise", "noise")
         }
         meta |= {
             "first_noise": asdict(model.first_noise),
@@ -86,5 +87,5 @@ class ForecastCache:
         }
         path = self._path(key)
         partial = path.with_name(path.name + ".partial.npz")
-        np.savez(partial, shape=model.shape, meta=json.dumps(meta))
+        np.savez(partial, shape=model.shape, usual=model.usual, meta=json.dumps(meta))
         partial.replace(path)

@@ -169,6 +169,7 @@ class TotalModel:
     backtest_mae: float | None
     prophet_fits: int
     excluded_hours: int  # learnt hours left out as far off
+    usual: np.ndarray  # the learnt hours' median count at each hour of the day
 
 
 def quiet_stan_logging() -> None:
@@ -701,7 +702,8 @@ def learn_total(
     frame = _shape_frame(local_hours(ahead, calendar.time_zone), counts)
     # Silence that cannot be chance (a broken pixel, an outage) is left out of every fit:
     # left in, the trend would bend down to it and expect the silence.
-    silent = implausible_zero_runs(counts)
+    usual = usual_counts(counts)
+    silent = implausible_zero_runs(counts, usual)
     shared = SharedFeatures()
     center = _fit_shape(frame, trained, silent, settings, history_days, days, shared)
     shape = _from_transformed(center) * days.lift
@@ -775,6 +777,7 @@ def learn_total(
         backtest_mae=errors[chosen] if np.isfinite(errors[chosen]) else None,
         prophet_fits=fits,
         excluded_hours=int(is_outlier.sum()),
+        usual=usual,
     )
 
 
@@ -796,7 +799,9 @@ def apply_total(
         )
     calendar = calendar or Calendar()
     days = _days_of(hours, model.trained_hours, calendar)
-    silent = implausible_zero_runs(counts)
+    # Judged against the learnt hours' usual counts: only a run of zeros that reaches the
+    # newest hours can change its verdict from one run of the day to the next.
+    silent = implausible_zero_runs(counts, model.usual)
     expected, _ = online_level(
         counts,
         model.shape[: len(counts)],
@@ -839,15 +844,26 @@ def apply_total(
     )
 
 
-def implausible_zero_runs(counts: np.ndarray, max_probability: float = 1e-6) -> np.ndarray:
-    """Hours inside runs of zeros that a Poisson count at the series' usual level for
-    those hours of the day would produce with probability below max_probability."""
+def usual_counts(counts: np.ndarray) -> np.ndarray:
+    """The median count at each hour of the day (counted from the series' first hour)."""
     counts = np.asarray(counts, dtype=float)
     hour_of_day = np.arange(len(counts)) % HOURS_PER_DAY
     usual = np.zeros(HOURS_PER_DAY)
     for hour in range(HOURS_PER_DAY):
         same_hour = counts[hour_of_day == hour]
         usual[hour] = np.median(same_hour) if len(same_hour) else 0.0
+    return usual
+
+
+def implausible_zero_runs(
+    counts: np.ndarray, usual: np.ndarray | None = None, max_probability: float = 1e-6
+) -> np.ndarray:
+    """Hours inside runs of zeros that a Poisson count at the series' usual level for
+    those hours of the day (`usual`, else usual_counts of `counts`) would produce with
+    probability below max_probability."""
+    counts = np.asarray(counts, dtype=float)
+    hour_of_day = np.arange(len(counts)) % HOURS_PER_DAY
+    usual = usual_counts(counts) if usual is None else usual
     silent = np.zeros(len(counts), dtype=bool)
     is_zero = counts == 0
     start = 0
