@@ -41,6 +41,9 @@ numbered as (
             order by hour_at, metric
             rows between unbounded preceding and current row
         ) as group_number,
+        -- Which hour is a metric's peak: the largest score, and of equal scores the
+        -- earliest hour, so that every build names the same one.
+        (abs(score), -epoch_us(hour_at)) as peak_order,
     from ordered
 ),
 
@@ -50,15 +53,12 @@ metric_contributors as (
         direction,
         group_number,
         metric,
-        -- The hours of a run share its score: of equal scores the earliest hour is the
-        -- peak, so that every build names the same one.
-        arg_max(primary_dimension, (abs(score), -epoch_us(hour_at))) as contributor_dimension,
-        arg_max(primary_dimension_value, (abs(score), -epoch_us(hour_at))) as contributor_value,
-        arg_max(primary_element, (abs(score), -epoch_us(hour_at))) as contributor_element,
-        arg_max(primary_contribution, (abs(score), -epoch_us(hour_at)))
-            as contributor_contribution,
-        arg_max(hour_at, (abs(score), -epoch_us(hour_at))) as peak_hour_at,
-        arg_max(pct_diff, (abs(score), -epoch_us(hour_at))) as peak_pct_diff,
+        arg_max(primary_dimension, peak_order) as contributor_dimension,
+        arg_max(primary_dimension_value, peak_order) as contributor_value,
+        arg_max(primary_element, peak_order) as contributor_element,
+        arg_max(primary_contribution, peak_order) as contributor_contribution,
+        arg_max(hour_at, peak_order) as peak_hour_at,
+        arg_max(pct_diff, peak_order) as peak_pct_diff,
     from numbered
     group by all
 ),
