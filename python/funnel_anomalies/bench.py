@@ -271,14 +271,13 @@ def _anomaly_scores(
 
 
 def _next_hour_forecasts(db: Path, scratch: Path, events: Path, labels: dict) -> ForecastFigures:
-    """The hourly run's case: the hours of `db` up to 13:00 of its last whole day put that
-    day's models in the cache, and the hours up to 14:00 apply them (both hours on one UTC
-    day, as 23 of a day's 24 runs are; the hours after 14:00 are left out of this row)."""
+    """The hourly run's case: the hours of `db` before its added_hour put that day's
+    models in the cache, and the hours up to it apply them (both on one UTC day, as 23 of
+    a day's 24 runs are; the hours after it are left out of this row)."""
     cache = ForecastCache(scratch / "forecast-cache")
     with duckdb.connect(str(db), read_only=True) as con:
-        next_hour = con.execute(
-            "select date_trunc('day', max(hour_at)) - interval 10 hour from fct_hourly_metrics"
-        ).fetchone()[0]
+        last = con.execute("select max(hour_at) from fct_hourly_metrics").fetchone()[0]
+    next_hour = bench_hourly_run.added_hour(last)
     previous = scratch / "previous_hour.duckdb"
     shutil.copy(db, previous)
     with duckdb.connect(str(previous)) as con:

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -25,14 +25,19 @@ RUN_COLUMNS = {"run_id", "run_started_at", "fitted_at"}
 PUBLISHED = re.compile(r"dbt (?P<dbt>[\d.]+) s, forecasts of .* (?P<forecasts>[\d.]+) s \(")
 
 
+def added_hour(last: datetime) -> datetime:
+    """The hour a bench adds to data that ends at `last`: 14:00 of the day before the
+    last one, so that the hour before it falls on the same UTC day (the day's models are
+    in the cache) and the data has whole days after it."""
+    return last.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=10)
+
+
 def split_at_an_hour(events_path: Path, folder: Path) -> pq.Table:
-    """The events before 14:00 of the day before the last one, written as a file in
-    `folder`; returns those of 14:00 to 15:00, the next hour of the same day (the events
-    after it are left out)."""
+    """The events before the added_hour, written as a file in `folder`; returns those of
+    that hour (the events after it are left out)."""
     events = pq.read_table(events_path)
     times = events["event_timestamp"]
-    last = pc.max(times).as_py()
-    hour = last.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=10)
+    hour = added_hour(pc.max(times).as_py())
     folder.mkdir(parents=True)
     pq.write_table(events.filter(pc.less(times, hour)), folder / "until_the_hour.parquet")
     in_the_hour = pc.and_(pc.greater_equal(times, hour), pc.less(times, hour + timedelta(hours=1)))
