@@ -1,9 +1,12 @@
-"""Totals' models kept on disk between runs, keyed on what they learn from.
+"""Totals' models and values' noise fits kept on disk between runs, keyed on what they
+learn from.
 
 A model is learnt once a day from the hours before that day (forecasting.training_hours).
 It is reused only when those hours, their counts, the settings, the calendar and the code
 of forecasting.py are all the same; a model depends on nothing else, so a cached one is
-exactly what learning it again would give.
+exactly what learning it again would give. A dimension value's noise is learnt from the
+same hours, so every run of a day fits it on the same residuals: a fit is kept under the
+digest of its inputs and reused only for the very same ones.
 """
 
 from __future__ import annotations
@@ -40,16 +43,57 @@ def cache_key(
     return digest.hexdigest()
 
 
+def _noise_key(residuals: np.ndarray, level: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    digest.update(CODE_VERSION.encode())
+    digest.update(np.int64(len(residuals)).tobytes())
+    digest.update(np.asarray(residuals, dtype=float).tobytes())
+    digest.update(np.asarray(level, dtype=float).tobytes())
+    return digest.hexdigest()
+
+
 class ForecastCache:
-    """A folder of learnt models; `None` as the folder turns caching off. A cache that
-    `relearns` reads none of its models and writes every model it is given (a full
+    """A folder of learnt models and noise fits; `None` as the folder turns caching off.
+    A cache that `relearns` reads none of them and writes every one it is given (a full
     rebuild)."""
+
+    NOISE_FITS = "noise-fits.json"
 
     def __init__(self, directory: Path | None, relearns: bool = False):
         self.directory = directory
         self.relearns = relearns
+        self._noise_fits_kept: dict[str, dict] | None = None
+        self._noise_fits_used: dict[str, dict] = {}
         if directory is not None:
             (directory / "models").mkdir(parents=True, exist_ok=True)
+
+    def fit_noise(self, residuals: np.ndarray, level: np.ndarray) -> NoiseModel:
+        """forecasting.fit_noise of these inputs, from the cache when an earlier run fitted
+        the very same ones."""
+        key = _noise_key(residuals, level)
+        if self._noise_fits_kept is None:
+            self._noise_fits_kept = self._read_noise_fits()
+        fitted = self._noise_fits_kept.get(key)
+        if fitted is None:
+            fitted = asdict(forecasting.fit_noise(residuals, level))
+        self._noise_fits_used[key] = fitted
+        return NoiseModel(**fitted)
+
+    def _read_noise_fits(self) -> dict[str, dict]:
+        path = None if self.directory is None else self.directory / self.NOISE_FITS
+        if path is None or self.relearns or not path.exists():
+            return {}
+        return json.loads(path.read_text())
+
+    def keep_noise_fits(self) -> None:
+        """Write this run's noise fits for the next run, replacing the last run's: a day's
+        fits are reused within the day, and an older day's are never met again."""
+        if self.directory is None:
+            return
+        path = self.directory / self.NOISE_FITS
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(self._noise_fits_used))
+        partial.replace(path)
 
     def _path(self, key: str) -> Path:
         return self.directory / "models" / f"{key}.npz"

@@ -273,8 +273,10 @@ def forecast_batch(
     fitted: FittedTotals,
     shops: list[str],
     settings: ForecastSettings,
+    cache: ForecastCache,
 ) -> tuple[pd.DataFrame, LeafForecasts, int]:
-    """fct_forecasts' and fct_leaf_forecasts' rows of `shops`, and how many series."""
+    """fct_forecasts' and fct_leaf_forecasts' rows of `shops`, and how many series; the
+    values' noise fits from `cache` where an earlier run made the same ones."""
     settings_json = json.dumps(settings.as_dict(), sort_keys=True)
     columns = _ForecastColumns(settings.interval_width)
     index_of = fitted.index_of()
@@ -305,7 +307,9 @@ def forecast_batch(
         series_count += 1
         for dimension, (values, counts) in series.dimensions.items():
             for value, forecast in zip(
-                values, forecasting.forecast_values(total, counts, settings), strict=True
+                values,
+                forecasting.forecast_values(total, counts, settings, cache.fit_noise),
+                strict=True,
             ):
                 columns.add(series, dimension, value, forecast, VALUE_METHOD, metadata)
                 series_count += 1
@@ -342,10 +346,11 @@ def forecast_all(
     fitted = fit_totals(con, settings, cache, workers, isolated_in, scheduler)
     tables, leaves, series_count = [], [], 0
     for shops in shop_batches(fitted):
-        table, batch_leaves, count = forecast_batch(con, fitted, shops, settings)
+        table, batch_leaves, count = forecast_batch(con, fitted, shops, settings, cache)
         tables.append(table)
         leaves.append(batch_leaves)
         series_count += count
+    cache.keep_noise_fits()
     if not tables:
         return _no_forecasts(), _no_leaf_forecasts(), _run_figures(fitted, 0)
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
@@ -509,8 +514,9 @@ def run_forecast_step(
             warehouse.write_leaf_forecasts(con, empty.values, empty.keys)
         series_count = 0
         for number, shops in enumerate(batches):
-            table, leaves, count = forecast_batch(con, fitted, shops, settings)
+            table, leaves, count = forecast_batch(con, fitted, shops, settings, cache)
             warehouse.write_forecasts(con, table, append=number > 0)
             warehouse.write_leaf_forecasts(con, leaves.values, leaves.keys, append=number > 0)
             series_count += count
+    cache.keep_noise_fits()
     return _run_figures(fitted, series_count)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -957,8 +958,10 @@ def forecast_values(
     total: TotalFit,
     value_counts: np.ndarray,
     settings: ForecastSettings,
+    noise_fit: Callable[[np.ndarray, np.ndarray], NoiseModel] = fit_noise,
 ) -> list[SeriesForecast]:
-    """Expected counts and bands of a dimension's values (rows of value_counts)."""
+    """Expected counts and bands of a dimension's values (rows of value_counts); each
+    value's noise fitted by `noise_fit` (fit_noise, or a cache of its results)."""
     value_counts = np.asarray(value_counts, dtype=float)
     shares = value_shares(value_counts, ~total.is_outlier, settings)
     forecasts = []
@@ -980,7 +983,7 @@ def forecast_values(
         bulk = _bulk_noise(residuals[seen], expected[seen]) if seen.any() else NoiseModel()
         far_off = np.abs(residuals) / bulk.scale(expected) > settings.outlier_z
         clean = seen & ~total.is_outlier & ~far_off
-        noise = fit_noise(residuals[clean], expected[clean])
+        noise = noise_fit(residuals[clean], expected[clean])
         lower, upper, scale = band_from_noise(expected, noise, settings.interval_width)
         autocorrelation = error_autocorrelation(residuals / scale, clean)
         if total.forecast.status in ("all_zero", "short_history", "stopped"):

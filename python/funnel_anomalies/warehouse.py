@@ -127,7 +127,9 @@ def anomaly_group_members(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-LEAF_FORECASTS_TABLE = "fct_leaf_forecasts"
+# fct_leaf_forecasts (a dbt view) joins these: each leaf once, and its many hours as numbers.
+LEAF_FORECAST_LEAVES_TABLE = "leaf_forecast_leaves"
+LEAF_FORECAST_HOURS_TABLE = "leaf_forecast_hours"
 # Every dimension a leaf may have, in the fixed order of combinations' names.
 LEAF_DIMENSIONS = (
     "device",
@@ -217,27 +219,37 @@ def read_leaves(
 def write_leaf_forecasts(
     con: duckdb.DuckDBPyConnection, values: pd.DataFrame, keys: pd.DataFrame, append: bool = False
 ) -> None:
-    """Replace fct_leaf_forecasts (or add to it) in one statement: `values` holds the many
-    rows as numbers (series_id, leaf, hour_at, events, expected), `keys` what each
-    (series_id, leaf) stands for (shop, metric, the dimensions' values, its noise), joined
-    here in DuckDB."""
+    """Replace the leaves' forecasts (or add to them): `values` holds the many rows as
+    numbers (series_id, leaf, hour_at, events, expected) and goes to
+    LEAF_FORECAST_HOURS_TABLE as it is; `keys`, what each (series_id, leaf) stands for
+    (shop, metric, the dimensions' values, its noise), to LEAF_FORECAST_LEAVES_TABLE."""
     con.register("leaf_values_frame", values)
     con.register("leaf_keys_frame", keys)
-    columns = ", ".join(f"keys.{name}::varchar as {name}" for name in LEAF_DIMENSIONS)
+    columns = ", ".join(f"{name}::varchar as {name}" for name in LEAF_DIMENSIONS)
     con.execute(
         f"""
-        {_create_or_append(LEAF_FORECASTS_TABLE, append)}
+        {_create_or_append(LEAF_FORECAST_LEAVES_TABLE, append)}
         select
-            keys.shop::varchar as shop,
-            leaf_values.hour_at,
-            keys.metric::varchar as metric,
+            series_id::integer as series_id,
+            leaf::integer as leaf,
+            shop::varchar as shop,
+            metric::varchar as metric,
             {columns},
-            leaf_values.events,
-            leaf_values.expected,
-            keys.noise_dispersion,
-            keys.noise_relative,
-        from leaf_values_frame as leaf_values
-        inner join leaf_keys_frame as keys using (series_id, leaf)
+            noise_dispersion,
+            noise_relative,
+        from leaf_keys_frame
+        """
+    )
+    con.execute(
+        f"""
+        {_create_or_append(LEAF_FORECAST_HOURS_TABLE, append)}
+        select
+            series_id::integer as series_id,
+            leaf::integer as leaf,
+            hour_at,
+            events::bigint as events,
+            expected::double as expected,
+        from leaf_values_frame
         """
     )
     con.unregister("leaf_values_frame")

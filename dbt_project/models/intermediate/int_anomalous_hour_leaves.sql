@@ -7,7 +7,7 @@ anomalies as (
 ),
 
 leaf_forecasts as (
-    select * from {{ source('forecasting', 'fct_leaf_forecasts') }}
+    select * from {{ ref('fct_leaf_forecasts') }}
 ),
 
 anomalous_totals as (

@@ -16,7 +16,7 @@ forecasts as (
 ),
 
 leaf_forecasts as (
-    select * from {{ source('forecasting', 'fct_leaf_forecasts') }}
+    select * from {{ ref('fct_leaf_forecasts') }}
 ),
 
 totals as (
