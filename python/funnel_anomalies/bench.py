@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from funnel_anomalies import (
     bench_chart,
@@ -251,7 +252,7 @@ def plain_forecasts(con) -> tuple[pd.DataFrame, int]:
 
 def _anomaly_scores(
     db: Path,
-    forecasts: pd.DataFrame,
+    forecasts: pa.Table | pd.DataFrame,
     events: Path,
     labels: dict,
     leaf_forecasts: forecast_step.LeafForecasts | None = None,

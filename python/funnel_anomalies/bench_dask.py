@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from funnel_anomalies import bench_dbt, dask_fits, forecast_step
 from funnel_anomalies.dbt_invocation import DbtFolders
@@ -41,7 +41,7 @@ def bench_dask(events: Path) -> list[Way]:
         db = folder / "building.duckdb"
         bench_dbt.prepare(events, db)
         bench_dbt.hourly_tables(db, DbtFolders(folder / "target", folder / "logs"))
-        reference: pd.DataFrame | None = None
+        reference: pa.Table | None = None
         for label, workers, scheduler, isolated in WAYS:
             cache = folder / "cache"
             shutil.rmtree(cache, ignore_errors=True)
@@ -54,7 +54,7 @@ def bench_dask(events: Path) -> list[Way]:
                     isolated_in=folder if isolated else None,
                     scheduler=scheduler,
                 )
-            forecasts = table.drop(columns="fitted_at")
+            forecasts = table.drop_columns(["fitted_at"])
             if reference is None:
                 reference = forecasts
             ways.append(Way(label, run.prophet_fits, run.seconds, forecasts.equals(reference)))

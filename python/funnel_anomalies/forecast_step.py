@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.special import ndtri, stdtrit
 from tqdm import tqdm
 
@@ -128,11 +129,43 @@ def _noise_band_ratio(forecast: SeriesForecast, interval_width: float) -> np.nda
     return band / (gaussian * 0.5)
 
 
+# fct_forecasts' columns as the forecasting step makes them.
+FORECAST_SCHEMA = pa.schema(
+    [
+        ("shop", pa.string()),
+        ("hour_at", pa.timestamp("us")),
+        ("metric", pa.string()),
+        ("dimension", pa.string()),
+        ("dimension_value", pa.string()),
+        ("expected", pa.float64()),
+        ("expected_lower", pa.float64()),
+        ("expected_upper", pa.float64()),
+        ("noise_scale", pa.float64()),
+        ("score_threshold", pa.float64()),
+        ("noise_degrees_of_freedom", pa.float64()),
+        ("noise_autocorrelation", pa.float64()),
+        ("noise_band_ratio", pa.float64()),
+        ("method", pa.string()),
+        ("fit_status", pa.string()),
+        ("excluded_hours", pa.int64()),
+        ("level_half_life_hours", pa.int64()),
+        ("backtest_mae", pa.float64()),
+        ("holiday", pa.string()),
+        ("is_holiday_expected", pa.bool_()),
+        ("interval_width", pa.float64()),
+        ("training_start_at", pa.timestamp("us")),
+        ("training_end_at", pa.timestamp("us")),
+        ("fitted_at", pa.timestamp("us")),
+        ("model_settings", pa.string()),
+    ]
+)
+
+
 class _ForecastColumns:
-    """fct_forecasts' columns, gathered series by series as arrays and made into one
-    frame at the end: a frame per series would cost more than the forecasts beside it.
-    A text that is one value per series (shop, metric, method, the settings' JSON)
-    becomes a categorical, not a string per hour; write_forecasts stores it as text."""
+    """fct_forecasts' columns, gathered series by series as arrays and made into one Arrow
+    table at the end: a table per series would cost more than the forecasts beside it. A
+    text that is one value per series (shop, metric, method, the settings' JSON) is
+    dictionary-encoded, not a string per hour; DuckDB stores it as text."""
 
     def __init__(self, interval_width: float) -> None:
         self.interval_width = interval_width
@@ -180,19 +213,24 @@ class _ForecastColumns:
                 column = np.full(hours, column)
             self.arrays.setdefault(name, []).append(np.asarray(column))
 
-    def _categorical(self, texts: list[str]) -> pd.Categorical:
+    def _encoded(self, texts: list[str]) -> pa.DictionaryArray:
         categories, codes = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
-        return pd.Categorical.from_codes(np.repeat(codes, self.lengths), categories)
+        return pa.DictionaryArray.from_arrays(
+            pa.array(np.repeat(codes.astype(np.int32), self.lengths)),
+            pa.array(categories, pa.string()),
+        )
 
-    def frame(self) -> pd.DataFrame:
+    def table(self) -> pa.Table:
         if not self.lengths:
             return _no_forecasts()
-        columns = {name: np.concatenate(parts) for name, parts in self.arrays.items()}
-        columns |= {name: self._categorical(texts) for name, texts in self.texts.items()}
-        table = pd.DataFrame(columns)[list(_no_forecasts().columns)]
-        return table.astype(
-            {"level_half_life_hours": "Int64", "holiday": "str", "excluded_hours": "int64"}
-        )
+        columns = []
+        for field in FORECAST_SCHEMA:
+            if field.name in self.texts:
+                columns.append(self._encoded(self.texts[field.name]))
+            else:
+                values = np.concatenate(self.arrays[field.name])
+                columns.append(pa.array(values, field.type, from_pandas=True))
+        return pa.table(columns, names=FORECAST_SCHEMA.names)
 
 
 @dataclass
@@ -274,7 +312,7 @@ def forecast_batch(
     shops: list[str],
     settings: ForecastSettings,
     cache: ForecastCache,
-) -> tuple[pd.DataFrame, LeafForecasts, int]:
+) -> tuple[pa.Table, LeafForecasts, int]:
     """fct_forecasts' and fct_leaf_forecasts' rows of `shops`, and how many series; the
     values' noise fits from `cache` where an earlier run made the same ones."""
     settings_json = json.dumps(settings.as_dict(), sort_keys=True)
@@ -318,7 +356,7 @@ def forecast_batch(
     leaves = leaf_forecasts(
         batch_series, ids, fitted.fits, warehouse.read_leaves(con, hours_of), settings
     )
-    return columns.frame(), leaves, series_count
+    return columns.table(), leaves, series_count
 
 
 def _run_figures(fitted: FittedTotals, series_count: int) -> ForecastRun:
@@ -339,7 +377,7 @@ def forecast_all(
     workers: int | None = None,
     isolated_in: Path | None = None,
     scheduler: str | None = None,
-) -> tuple[pd.DataFrame, LeafForecasts, ForecastRun]:
+) -> tuple[pa.Table, LeafForecasts, ForecastRun]:
     """Forecast every series and leaf in the database; return fct_forecasts,
     fct_leaf_forecasts and what it cost, whole (run_forecast_step writes them a batch of
     shops at a time instead)."""
@@ -353,7 +391,7 @@ def forecast_all(
     cache.keep_noise_fits()
     if not tables:
         return _no_forecasts(), _no_leaf_forecasts(), _run_figures(fitted, 0)
-    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     return table, LeafForecasts.joined(leaves), _run_figures(fitted, series_count)
 
 
@@ -362,7 +400,7 @@ class LeafForecasts:
     """fct_leaf_forecasts in two parts (warehouse.write_leaf_forecasts joins them): the
     many rows as numbers, and what each (series_id, leaf) stands for."""
 
-    values: pd.DataFrame  # series_id, leaf, hour_at, events, expected
+    values: pa.Table  # series_id, leaf, hour_at, events, expected: arrays, never a frame
     keys: pd.DataFrame  # series_id, leaf, shop, metric, dimensions, noise
 
     @staticmethod
@@ -370,7 +408,7 @@ class LeafForecasts:
         if len(parts) == 1:
             return parts[0]
         return LeafForecasts(
-            pd.concat([part.values for part in parts], ignore_index=True),
+            pa.concat_tables([part.values for part in parts]),
             pd.concat([part.keys for part in parts], ignore_index=True),
         )
 
@@ -423,7 +461,7 @@ def leaf_forecasts(
     if not keys:
         return _no_leaf_forecasts()
     return LeafForecasts(
-        pd.DataFrame({name: np.concatenate(parts) for name, parts in values.items()}),
+        pa.table({name: np.concatenate(parts) for name, parts in values.items()}),
         pd.concat(keys, ignore_index=True),
     )
 
@@ -431,13 +469,13 @@ def leaf_forecasts(
 def _no_leaf_forecasts() -> LeafForecasts:
     """The leaf forecasts of a run with no leaves: the tables' columns only."""
     return LeafForecasts(
-        pd.DataFrame(
+        pa.table(
             {
-                "series_id": pd.Series(dtype="int32"),
-                "leaf": pd.Series(dtype="int32"),
-                "hour_at": pd.Series(dtype="datetime64[us]"),
-                "events": pd.Series(dtype="int64"),
-                "expected": pd.Series(dtype=float),
+                "series_id": pa.array([], pa.int32()),
+                "leaf": pa.array([], pa.int32()),
+                "hour_at": pa.array([], pa.timestamp("us")),
+                "events": pa.array([], pa.int64()),
+                "expected": pa.array([], pa.float64()),
             }
         ),
         pd.DataFrame(
@@ -454,42 +492,9 @@ def _no_leaf_forecasts() -> LeafForecasts:
     )
 
 
-def _no_forecasts() -> pd.DataFrame:
+def _no_forecasts() -> pa.Table:
     """The forecasts of a run whose every event was set aside: the table's columns only."""
-    return pd.DataFrame(
-        {
-            "shop": pd.Series(dtype=str),
-            "hour_at": pd.Series(dtype="datetime64[us]"),
-            "metric": pd.Series(dtype=str),
-            "dimension": pd.Series(dtype=str),
-            "dimension_value": pd.Series(dtype=str),
-            **{
-                name: pd.Series(dtype=float)
-                for name in (
-                    "expected",
-                    "expected_lower",
-                    "expected_upper",
-                    "noise_scale",
-                    "score_threshold",
-                    "noise_degrees_of_freedom",
-                    "noise_autocorrelation",
-                    "noise_band_ratio",
-                )
-            },
-            "method": pd.Series(dtype=str),
-            "fit_status": pd.Series(dtype=str),
-            "excluded_hours": pd.Series(dtype="int64"),
-            "level_half_life_hours": pd.Series(dtype="Int64"),
-            "backtest_mae": pd.Series(dtype=float),
-            "holiday": pd.Series(dtype=str),
-            "is_holiday_expected": pd.Series(dtype=bool),
-            "interval_width": pd.Series(dtype=float),
-            "training_start_at": pd.Series(dtype="datetime64[us]"),
-            "training_end_at": pd.Series(dtype="datetime64[us]"),
-            "fitted_at": pd.Series(dtype="datetime64[us]"),
-            "model_settings": pd.Series(dtype=str),
-        }
-    )
+    return FORECAST_SCHEMA.empty_table()
 
 
 def run_forecast_step(

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 FORECASTS_TABLE = "fct_forecasts"
 # How much of the machine's memory DuckDB may hold in a build before it spills to the run
@@ -62,26 +63,57 @@ def read_series(
     con: duckdb.DuckDBPyConnection, shops: list[str] | None = None
 ) -> Iterator[MetricSeries]:
     """Every (shop, metric) of fct_hourly_metrics (of `shops` only, when given), as dense
-    arrays over its hours."""
+    arrays over its total's hours (an hour a value has no row for counts zero). DuckDB
+    numbers the series and orders the rows, so only numbers cross into Python for the
+    many rows."""
     where = "" if shops is None else "where shop in (select unnest(?::varchar[]))"
-    hourly = con.execute(
+    con.execute(
         f"""
-        select shop, metric, dimension, dimension_value, hour_at, events
+        create or replace temporary table numbered_series as
+        select
+            (dense_rank() over (order by shop, metric, dimension, dimension_value) - 1)::integer
+                as series_id,
+            shop, metric, dimension, dimension_value, epoch_us(hour_at) as hour_us, events,
         from fct_hourly_metrics
         {where}
-        order by shop, metric, dimension, dimension_value, hour_at
         """,
         [] if shops is None else [shops],
+    )
+    keys = con.execute(
+        "select distinct series_id, shop, metric, dimension, dimension_value "
+        "from numbered_series order by series_id"
     ).df()
-    for (shop, metric), rows in hourly.groupby(["shop", "metric"], sort=True):
-        total = rows[rows["dimension"] == "total"]
-        hours = pd.DatetimeIndex(total["hour_at"])
+    values = con.execute(
+        "select series_id, hour_us, events::double as events from numbered_series "
+        "order by series_id, hour_us"
+    ).fetchnumpy()
+    con.execute("drop table numbered_series")
+    bounds = np.searchsorted(values["series_id"], np.arange(len(keys) + 1))
+
+    def rows(series_id: int) -> slice:
+        return slice(bounds[series_id], bounds[series_id + 1])
+
+    for (shop, metric), group in keys.groupby(["shop", "metric"], sort=False):
+        total_id = int(group.loc[group["dimension"] == "total", "series_id"].iloc[0])
+        hours_us = values["hour_us"][rows(total_id)]
         dimensions = {}
-        for dimension, values in rows[rows["dimension"] != "total"].groupby("dimension"):
-            wide = values.pivot(index="dimension_value", columns="hour_at", values="events")
-            wide = wide.reindex(columns=hours, fill_value=0)
-            dimensions[dimension] = (list(wide.index), wide.to_numpy(dtype=float))
-        yield MetricSeries(shop, metric, hours, total["events"].to_numpy(dtype=float), dimensions)
+        for dimension, named in group[group["dimension"] != "total"].groupby(
+            "dimension", sort=False
+        ):
+            counts = np.zeros((len(named), len(hours_us)))
+            for row, series_id in enumerate(named["series_id"]):
+                hour_us = values["hour_us"][rows(series_id)]
+                position = np.minimum(np.searchsorted(hours_us, hour_us), len(hours_us) - 1)
+                inside = hours_us[position] == hour_us
+                counts[row, position[inside]] = values["events"][rows(series_id)][inside]
+            dimensions[dimension] = (list(named["dimension_value"]), counts)
+        yield MetricSeries(
+            shop,
+            metric,
+            pd.DatetimeIndex(hours_us.astype("datetime64[us]")),
+            values["events"][rows(total_id)],
+            dimensions,
+        )
 
 
 def _create_or_append(table: str, append: bool) -> str:
@@ -89,14 +121,13 @@ def _create_or_append(table: str, append: bool) -> str:
 
 
 def write_forecasts(
-    con: duckdb.DuckDBPyConnection, forecasts: pd.DataFrame, append: bool = False
+    con: duckdb.DuckDBPyConnection, forecasts: pa.Table | pd.DataFrame, append: bool = False
 ) -> None:
     """Replace fct_forecasts with `forecasts` (or add them to it) in one statement.
-    Categorical columns (text that repeats) are stored as text: DuckDB would make each an
-    ENUM of its own."""
-    categorical = [
-        name for name, dtype in forecasts.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)
-    ]
+    Categorical columns of a frame (text that repeats) are stored as text: DuckDB would
+    make each an ENUM of its own (it stores an Arrow dictionary's text as text)."""
+    dtypes = forecasts.dtypes.items() if isinstance(forecasts, pd.DataFrame) else []
+    categorical = [name for name, dtype in dtypes if isinstance(dtype, pd.CategoricalDtype)]
     replaced = ", ".join(f'"{name}"::varchar as "{name}"' for name in categorical)
     columns = f"* replace ({replaced})" if categorical else "*"
     con.register("forecasts_frame", forecasts)
@@ -217,7 +248,7 @@ def read_leaves(
 
 
 def write_leaf_forecasts(
-    con: duckdb.DuckDBPyConnection, values: pd.DataFrame, keys: pd.DataFrame, append: bool = False
+    con: duckdb.DuckDBPyConnection, values: pa.Table, keys: pd.DataFrame, append: bool = False
 ) -> None:
     """Replace the leaves' forecasts (or add to them): `values` holds the many rows as
     numbers (series_id, leaf, hour_at, events, expected) and goes to
@@ -246,7 +277,7 @@ def write_leaf_forecasts(
         select
             series_id::integer as series_id,
             leaf::integer as leaf,
-            hour_at,
+            hour_at::timestamp as hour_at,
             events::bigint as events,
             expected::double as expected,
         from leaf_values_frame
