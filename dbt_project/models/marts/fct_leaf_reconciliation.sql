@@ -15,8 +15,12 @@ forecasts as (
     select * from {{ source('forecasting', 'fct_forecasts') }}
 ),
 
-leaf_forecasts as (
-    select * from {{ ref('fct_leaf_forecasts') }}
+leaves as (
+    select * from {{ source('forecasting', 'leaf_forecast_leaves') }}
+),
+
+leaf_hours as (
+    select * from {{ source('forecasting', 'leaf_forecast_hours') }}
 ),
 
 totals as (
@@ -31,16 +35,37 @@ totals as (
     where forecasts.dimension = 'total'
 ),
 
-leaves_by_hour as (
+-- Summed on the leaves' numbers before their shop and metric are joined: the many rows
+-- never carry text.
+series_leaves_by_hour as (
     select
-        shop,
+        series_id,
         hour_at,
-        metric,
         count(*) as leaves,
         sum(events) as leaves_events,
         sum(expected) as leaves_expected,
-    from leaf_forecasts
+    from leaf_hours
     group by all
+),
+
+series as (
+    select distinct
+        series_id,
+        shop,
+        metric,
+    from leaves
+),
+
+leaves_by_hour as (
+    select
+        series.shop,
+        series_leaves_by_hour.hour_at,
+        series.metric,
+        series_leaves_by_hour.leaves,
+        series_leaves_by_hour.leaves_events,
+        series_leaves_by_hour.leaves_expected,
+    from series_leaves_by_hour
+    inner join series using (series_id)
 ),
 
 final as (
