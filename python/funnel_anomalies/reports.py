@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from funnel_anomalies import warehouse
 
@@ -89,6 +91,19 @@ def write_anomaly_report_long(con: duckdb.DuckDBPyConnection, path: Path) -> Non
     )
 
 
+def report_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The wide report's columns (anomaly_report_batches)."""
+    return [
+        "shop",
+        "hour_at",
+        *(
+            f"{series}__{field}"
+            for series in _series_order(con)
+            for field in ("anomaly", "pct_diff", "contribution")
+        ),
+    ]
+
+
 def _series_order(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every reported series' name, metrics in funnel order, totals first."""
     series = con.execute(
@@ -143,6 +158,105 @@ def anomaly_report_batches(
             },
         ).df()
         yield _wide(long, order)
+
+
+# A text cell DuckDB writes that a spreadsheet would run as a formula gets a leading `'`:
+# exports.spreadsheet_safe's rule, for the report DuckDB writes.
+SPREADSHEET_SAFE_SQL = r"""
+    case
+        when regexp_matches({text}, '^[=+\-@\t\r]')
+            and not regexp_full_match({text}, '{plain_number}')
+            then '''' || {text}
+        else {text}
+    end
+"""
+
+
+def write_anomaly_report_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    header: str,
+    plain_number: str,
+    shops_per_batch: int = REPORT_SHOPS_PER_BATCH,
+) -> None:
+    """The wide report (anomaly_report_batches' rows and columns) as CSV, a few shops at a
+    time: numpy places the cells, DuckDB writes them. `header` is the header line, made by
+    the caller: the columns' names are text a spreadsheet reads. The shop's name is made
+    safe, `plain_number` the pattern of a text that is a number (and no formula)."""
+    order = _series_order(con)
+    shops = sorted(
+        shop for (shop,) in con.execute("select distinct shop from fct_anomalies").fetchall()
+    )
+    shop = SPREADSHEET_SAFE_SQL.format(
+        text="replace(shop, chr(0), '')", plain_number=plain_number.replace("'", "''")
+    )
+    part = path.with_name(f"{path.name}.part")
+    con.register("report_series", pd.DataFrame({"name": order, "series": range(len(order))}))
+    with path.open("wb") as csv:
+        csv.write(header.encode())
+        for start in range(0, len(shops), shops_per_batch):
+            parameters = {
+                "dimensions": list(REPORTED_DIMENSIONS),
+                "shops": shops[start : start + shops_per_batch],
+            }
+            con.execute(
+                f"""
+                create or replace temporary table report_batch as
+                select
+                    (dense_rank() over (order by report_cells.shop, hour_at) - 1)::integer
+                        as row_number,
+                    report_cells.shop,
+                    hour_at,
+                    report_series.series,
+                    anomaly,
+                    pct_diff,
+                    contribution,
+                from ({REPORT_CELLS} and list_contains($shops, shop)) as report_cells
+                inner join report_series
+                    on report_series.name = report_cells.metric || '__'
+                        || report_cells.dimension || '__' || report_cells.dimension_value
+                """,
+                parameters,
+            )
+            rows = con.sql(
+                f"select distinct row_number, {shop} as shop, hour_at from report_batch "
+                "order by row_number"
+            ).to_arrow_table()
+            cells = con.execute(
+                "select row_number, series, anomaly, pct_diff, contribution from report_batch"
+            ).fetchnumpy()
+            columns = [rows["shop"], rows["hour_at"]]
+            for field in ("anomaly", "pct_diff", "contribution"):
+                values = np.full((rows.num_rows, len(order)), np.nan)
+                values[cells["row_number"], cells["series"]] = np.ma.filled(
+                    cells[field].astype(float), np.nan
+                )
+                columns.append(values)
+            wide = pa.table(
+                {
+                    f"c{i}": column
+                    for i, column in enumerate(columns[:2] + _interleaved(columns[2:]))
+                }
+            )
+            con.register("report_wide", wide)
+            con.execute("copy report_wide to $part (format csv, header false)", {"part": str(part)})
+            con.unregister("report_wide")
+            csv.write(part.read_bytes())
+    con.execute("drop table if exists report_batch")
+    part.unlink(missing_ok=True)
+    con.unregister("report_series")
+
+
+def _interleaved(fields: list[np.ndarray]) -> list[pa.Array]:
+    """Per series its anomaly flag (an integer), percent difference and contribution, in
+    that order; an empty cell where the series has no value."""
+    anomaly, pct_diff, contribution = fields
+    columns = []
+    for series in range(anomaly.shape[1]):
+        columns.append(pa.array(anomaly[:, series], from_pandas=True).cast(pa.int8()))
+        columns.append(pa.array(pct_diff[:, series], from_pandas=True))
+        columns.append(pa.array(contribution[:, series], from_pandas=True))
+    return columns
 
 
 def anomaly_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
