@@ -461,7 +461,7 @@ def leaf_forecasts(
     if not keys:
         return _no_leaf_forecasts()
     return LeafForecasts(
-        pa.table({name: np.concatenate(parts) for name, parts in values.items()}),
+        pa.table({name: pa.chunked_array(parts) for name, parts in values.items()}),
         pd.concat(keys, ignore_index=True),
     )
 
