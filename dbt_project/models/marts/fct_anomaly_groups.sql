@@ -103,9 +103,10 @@ contributors_by_group as (
         -- checkouts are one contributor.
         count(distinct replace(contributor_element, 'session_utm_', 'utm_'))
             as n_distinct_contributors,
-        list(distinct contributor_dimension) filter (
+        -- In one order whatever order the rows came in (DuckDB's threads set it).
+        list_sort(list(distinct contributor_dimension) filter (
             where contributor_dimension is not null
-        ) as dimensions,
+        )) as dimensions,
     from metric_contributors
     group by all
 ),
