@@ -47,3 +47,14 @@ def test_a_run_keeps_only_the_noise_fits_it_used(tmp_path):
     today.fit_noise(new, level)
     today.keep_noise_fits()
     assert len(json.loads((tmp_path / ForecastCache.NOISE_FITS).read_text())) == 1
+
+
+def test_unreadable_noise_fits_are_fitted_again(tmp_path):
+    (tmp_path / ForecastCache.NOISE_FITS).write_text('{"cut short')
+    rng = np.random.default_rng(7)
+    level = rng.uniform(1.0, 50.0, 100)
+    residuals = rng.standard_normal(100)
+    cache = ForecastCache(tmp_path)
+    assert cache.fit_noise(residuals, level) == forecasting.fit_noise(residuals, level)
+    cache.keep_noise_fits()
+    assert len(json.loads((tmp_path / ForecastCache.NOISE_FITS).read_text())) == 1

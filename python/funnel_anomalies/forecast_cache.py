@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -81,9 +82,12 @@ class ForecastCache:
 
     def _read_noise_fits(self) -> dict[str, dict]:
         path = None if self.directory is None else self.directory / self.NOISE_FITS
-        if path is None or self.relearns or not path.exists():
+        if path is None or self.relearns:
             return {}
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):  # none kept yet, or unreadable: fit them again
+            return {}
 
     def keep_noise_fits(self) -> None:
         """Write this run's noise fits for the next run, replacing the last run's: a day's
@@ -91,7 +95,8 @@ class ForecastCache:
         if self.directory is None:
             return
         path = self.directory / self.NOISE_FITS
-        partial = path.with_name(path.name + ".partial")
+        # A name of this process's own: builds of two databases may share the folder.
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         partial.write_text(json.dumps(self._noise_fits_used))
         partial.replace(path)
 
@@ -130,6 +135,6 @@ class ForecastCache:
             "learnt_at": learnt_at,
         }
         path = self._path(key)
-        partial = path.with_name(path.name + ".partial.npz")
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial.npz")
         np.savez(partial, shape=model.shape, usual=model.usual, meta=json.dumps(meta))
         partial.replace(path)
