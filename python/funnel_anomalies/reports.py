@@ -187,7 +187,7 @@ def write_anomaly_report_csv(
     shops = sorted(
         shop for (shop,) in con.execute("select distinct shop from fct_anomalies").fetchall()
     )
-    shop = SPREADSHEET_SAFE_SQL.format(
+    safe_shop = SPREADSHEET_SAFE_SQL.format(
         text="replace(shop, chr(0), '')", plain_number=plain_number.replace("'", "''")
     )
     part = path.with_name(f"{path.name}.part")
@@ -195,56 +195,56 @@ def write_anomaly_report_csv(
     with path.open("wb") as csv:
         csv.write(header.encode())
         for start in range(0, len(shops), shops_per_batch):
-            parameters = {
-                "dimensions": list(REPORTED_DIMENSIONS),
-                "shops": shops[start : start + shops_per_batch],
-            }
-            con.execute(
-                f"""
-                create or replace temporary table report_batch as
-                select
-                    (dense_rank() over (order by report_cells.shop, hour_at) - 1)::integer
-                        as row_number,
-                    report_cells.shop,
-                    hour_at,
-                    report_series.series,
-                    anomaly,
-                    pct_diff,
-                    contribution,
-                from ({REPORT_CELLS} and list_contains($shops, shop)) as report_cells
-                inner join report_series
-                    on report_series.name = report_cells.metric || '__'
-                        || report_cells.dimension || '__' || report_cells.dimension_value
-                """,
-                parameters,
-            )
-            rows = con.sql(
-                f"select distinct row_number, {shop} as shop, hour_at from report_batch "
-                "order by row_number"
-            ).to_arrow_table()
-            cells = con.execute(
-                "select row_number, series, anomaly, pct_diff, contribution from report_batch"
-            ).fetchnumpy()
-            columns = [rows["shop"], rows["hour_at"]]
-            for field in ("anomaly", "pct_diff", "contribution"):
-                values = np.full((rows.num_rows, len(order)), np.nan)
-                values[cells["row_number"], cells["series"]] = np.ma.filled(
-                    cells[field].astype(float), np.nan
-                )
-                columns.append(values)
-            wide = pa.table(
-                {
-                    f"c{i}": column
-                    for i, column in enumerate(columns[:2] + _interleaved(columns[2:]))
-                }
-            )
+            wide = _wide_rows(con, shops[start : start + shops_per_batch], len(order), safe_shop)
             con.register("report_wide", wide)
             con.execute("copy report_wide to $part (format csv, header false)", {"part": str(part)})
             con.unregister("report_wide")
             csv.write(part.read_bytes())
-    con.execute("drop table if exists report_batch")
     part.unlink(missing_ok=True)
     con.unregister("report_series")
+
+
+def _wide_rows(
+    con: duckdb.DuckDBPyConnection, shops: list[str], series: int, safe_shop: str
+) -> pa.Table:
+    """The wide rows of `shops`: the shop (`safe_shop`, its SQL), the hour, then each of
+    the `series` (numbered in report_series) as three cells."""
+    con.execute(
+        f"""
+        create or replace temporary table report_batch as
+        select
+            (dense_rank() over (order by report_cells.shop, hour_at) - 1)::integer
+                as row_number,
+            report_cells.shop,
+            hour_at,
+            report_series.series,
+            anomaly,
+            pct_diff,
+            contribution,
+        from ({REPORT_CELLS} and list_contains($shops, shop)) as report_cells
+        inner join report_series
+            on report_series.name = report_cells.metric || '__'
+                || report_cells.dimension || '__' || report_cells.dimension_value
+        """,
+        {"dimensions": list(REPORTED_DIMENSIONS), "shops": shops},
+    )
+    rows = con.sql(
+        f"select distinct row_number, {safe_shop} as shop, hour_at from report_batch "
+        "order by row_number"
+    ).to_arrow_table()
+    cells = con.execute(
+        "select row_number, series, anomaly, pct_diff, contribution from report_batch"
+    ).fetchnumpy()
+    con.execute("drop table report_batch")
+    fields = []
+    for field in ("anomaly", "pct_diff", "contribution"):
+        values = np.full((rows.num_rows, series), np.nan)
+        values[cells["row_number"], cells["series"]] = np.ma.filled(
+            cells[field].astype(float), np.nan
+        )
+        fields.append(values)
+    columns = [rows["shop"], rows["hour_at"], *_interleaved(fields)]
+    return pa.table({f"c{number}": column for number, column in enumerate(columns)})
 
 
 def _interleaved(fields: list[np.ndarray]) -> list[pa.Array]:
