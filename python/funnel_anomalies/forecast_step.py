@@ -397,8 +397,9 @@ def forecast_all(
 
 @dataclass(frozen=True)
 class LeafForecasts:
-    """fct_leaf_forecasts in two parts (warehouse.write_leaf_forecasts joins them): the
-    many rows as numbers, and what each (series_id, leaf) stands for."""
+    """The leaves' forecasts in the two parts they are stored in (the dbt view
+    fct_leaf_forecasts joins them): the many rows as numbers, and what each
+    (series_id, leaf) stands for."""
 
     values: pa.Table  # series_id, leaf, hour_at, events, expected: arrays, never a frame
     keys: pd.DataFrame  # series_id, leaf, shop, metric, dimensions, noise
