@@ -1,4 +1,4 @@
-"""dbt runs inside the build's process: when an invocation ends, the database is free."""
+"""When a dbt invocation ends, passed or failed, the database is free for the next step."""
 
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
-"""Run dbt against one DuckDB file, in this process, and close the file when it ends."""
+"""Run dbt against one DuckDB file, as a child process so the file is closed when it ends."""
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,25 @@ PARTIAL_PARSE = "partial_parse.msgpack"
 SHARED_PARSE = DBT_PROJECT_DIR / "target" / PARTIAL_PARSE
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter (the project's virtual environment)."""
+    return str(Path(sys.executable).with_name("dbt"))
+
+
+# Starts dbt so that it ends when the process that started it ends (Linux's
+# PR_SET_PDEATHSIG): a build killed at any instant leaves no dbt behind writing on.
+ENDS_WITH_PARENT = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(143)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 @dataclass(frozen=True)
 class DbtFolders:
     """Where one build's dbt writes its compiled project, results and log: a folder of its
@@ -30,33 +49,6 @@ class DbtFolders:
     logs: Path
 
 
-@contextlib.contextmanager
-def _working_in(folder: Path, environment: dict[str, str]) -> Iterator[None]:
-    """The working folder and environment of one invocation, put back after it."""
-    previous_folder = os.getcwd()
-    previous = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(previous_folder)
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _close_dbt_database() -> None:
-    """dbt-duckdb keeps its database open for as long as the process lives; the run's next
-    step, and any other process, may open the file only once it is closed."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    DuckDBConnectionManager.close_all_connections()
-    gc.collect()  # the DuckDB instance closes when its last reference goes
-
-
 def run_dbt(
     arguments: list[str],
     db: Path,
@@ -64,12 +56,13 @@ def run_dbt(
     dbt_vars: dict | None = None,
     quiet: bool = False,
 ) -> Path:
-    """Run `dbt <arguments>` on `db`; return the run_results.json path, raise on failure.
-    dbt runs in this process: a second interpreter importing dbt would cost more than
-    most of a small build's models."""
-    from dbt.cli.main import dbtRunner
-
+    """Run `dbt <arguments>` on `db`; return the run_results.json path, raise on failure."""
     command = [
+        sys.executable,
+        "-c",
+        ENDS_WITH_PARENT,
+        str(os.getpid()),
+        dbt_executable(),
         *arguments,
         "--project-dir",
         str(DBT_PROJECT_DIR),
@@ -79,7 +72,6 @@ def run_dbt(
         str(folders.target),
         "--log-path",
         str(folders.logs),
-        *(["--quiet"] if quiet else []),
     ]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
@@ -87,18 +79,26 @@ def run_dbt(
     run_results.unlink(missing_ok=True)  # an earlier invocation's results are not this one's
     _seed_parse(folders.target)
     # The database by a name relative to dbt's working folder (see profiles.yml).
-    environment = {"FUNNEL_DB": db.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    with _working_in(db.parent, environment):
-        try:
-            result = dbtRunner().invoke(command)
-        finally:
-            _close_dbt_database()
-    if not result.success:
+    environment = {
+        **os.environ,
+        "FUNNEL_DB": db.name,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    completed = subprocess.run(
+        command,
+        env=environment,
+        cwd=db.parent,
+        capture_output=quiet,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
         log = folders.logs / "dbt.log"
-        problem = failed_nodes(run_results) or (
-            str(result.exception) if result.exception else "see the dbt output above"
+        raise PipelineError(
+            f"dbt {arguments[0]} failed (exit {completed.returncode}): "
+            + (failed_nodes(run_results) or "see the dbt output above")
+            + f"; dbt's log: {log}"
         )
-        raise PipelineError(f"dbt {arguments[0]} failed: {problem}; dbt's log: {log}")
     _keep_parse(folders.target)
     return run_results
 
