@@ -34,6 +34,8 @@ DIMENSION_ORDER = ("total", "geography", "device", "utm_source", "utm_medium")
 # session_utm_medium on the later steps) stays in the tables, so the wide report keeps the
 # columns its readers know.
 REPORTED_DIMENSIONS = DIMENSION_ORDER
+# A series' cells in the wide report, in their column order.
+REPORT_FIELDS = ("anomaly", "pct_diff", "contribution")
 # Shops pivoted together into the wide report.
 REPORT_SHOPS_PER_BATCH = 20
 SCENARIO_MEANINGS = {
@@ -96,11 +98,7 @@ def report_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         "shop",
         "hour_at",
-        *(
-            f"{series}__{field}"
-            for series in _series_order(con)
-            for field in ("anomaly", "pct_diff", "contribution")
-        ),
+        *(f"{series}__{field}" for series in _series_order(con) for field in REPORT_FIELDS),
     ]
 
 
@@ -119,13 +117,11 @@ def _wide(long: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     """The cells of some shops as wide rows, with a column set of every series in `order`
     (empty where these shops do not have the series)."""
     long["series"] = long["metric"] + "__" + long["dimension"] + "__" + long["dimension_value"]
-    wide = long.pivot(
-        index=["shop", "hour_at"], columns="series", values=["anomaly", "pct_diff", "contribution"]
-    )
+    wide = long.pivot(index=["shop", "hour_at"], columns="series", values=list(REPORT_FIELDS))
     missing = pd.Series(float("nan"), index=wide.index)
     columns = {}
     for series in order:
-        for field in ("anomaly", "pct_diff", "contribution"):
+        for field in REPORT_FIELDS:
             column = wide[(field, series)] if (field, series) in wide.columns else missing
             # The pivot widened flags to floats, with NaN for a series another shop has: a
             # nullable integer keeps 0/1 and leaves that cell empty.
@@ -237,7 +233,7 @@ def _wide_rows(
     ).fetchnumpy()
     con.execute("drop table report_batch")
     fields = []
-    for field in ("anomaly", "pct_diff", "contribution"):
+    for field in REPORT_FIELDS:
         values = np.full((rows.num_rows, series), np.nan)
         values[cells["row_number"], cells["series"]] = np.ma.filled(
             cells[field].astype(float), np.nan
