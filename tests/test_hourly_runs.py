@@ -50,7 +50,7 @@ def test_the_next_hour_of_a_day_learns_no_model_again(hourly_and_full):
 def test_an_hourly_run_gives_the_tables_of_a_full_rebuild(hourly_and_full):
     _, hourly, full = hourly_and_full
     differences = table_differences(hourly.db, full.db)
-    assert {"fct_hourly_metrics", "fct_forecasts", "fct_anomaly_groups"} <= set(differences)
+    assert {"fct_hourly_metrics", "series_forecast_hours", "fct_anomaly_groups"} <= set(differences)
     assert {table: counts for table, counts in differences.items() if counts != (0, 0)} == {}
     assert set(table_differences(full.db, hourly.db)) == set(differences)
     queries = [
@@ -70,12 +70,13 @@ def test_a_difference_in_one_row_is_found(hourly_and_full, tmp_path):
         con.execute("attach ? as hourly (read_only)", [str(hourly.db)])
         con.execute("copy from database hourly to changed")
         con.execute(
-            "update fct_forecasts set expected = expected + 1e-9 "
-            "where hour_at = (select max(hour_at) from fct_forecasts) and dimension = 'total' "
-            "and metric = 'landing_page_views' and shop = (select min(shop) from fct_forecasts)"
+            "update series_forecast_hours set expected = expected + 1e-9 "
+            "where hour_at = (select max(hour_at) from series_forecast_hours) "
+            "and dimension = 'total' and metric = 'landing_page_views' "
+            "and shop = (select min(shop) from series_forecast_hours)"
         )
     differences = table_differences(hourly.db, changed)
-    assert differences["fct_forecasts"] == (1, 1)
+    assert differences["series_forecast_hours"] == (1, 1)
     assert sum(map(sum, differences.values())) == 2
 
 

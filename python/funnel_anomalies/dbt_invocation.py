@@ -55,8 +55,10 @@ def run_dbt(
     folders: DbtFolders,
     dbt_vars: dict | None = None,
     quiet: bool = False,
+    environment: dict[str, str] | None = None,
 ) -> Path:
-    """Run `dbt <arguments>` on `db`; return the run_results.json path, raise on failure."""
+    """Run `dbt <arguments>` on `db` with `environment` added to this process's; return
+    the run_results.json path, raise on failure."""
     command = [
         sys.executable,
         "-c",
@@ -81,6 +83,7 @@ def run_dbt(
     # The database by a name relative to dbt's working folder (see profiles.yml).
     environment = {
         **os.environ,
+        **(environment or {}),
         "FUNNEL_DB": db.name,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }

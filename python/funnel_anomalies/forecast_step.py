@@ -1,4 +1,7 @@
 """The forecasting step of a run: every series of fct_hourly_metrics in, fct_forecasts out.
+dbt runs it as the Python model `forecasting_step`, between the hourly tables and the
+models on the forecasts, so that a build is one dbt invocation (the build passes its
+options in STEP_OPTIONS_VARIABLE).
 
 Only the totals' models are learnt, once a day (in parallel where cores exist; from the
 cache when an earlier run learnt the day's model), and applied, all of them first; the
@@ -8,14 +11,17 @@ SHOPS_PER_BATCH shops at a time, each batch appended to the tables before the ne
 
 from __future__ import annotations
 
+import contextlib
+import importlib.machinery
 import json
 import multiprocessing
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,6 +59,36 @@ class ForecastRun:
     seconds: float
 
 
+# The build's options for the step, as JSON (StepOptions), in the environment of dbt.
+STEP_OPTIONS_VARIABLE = "FUNNEL_FORECAST_STEP"
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """What a build tells the forecasting step: forecast_into's arguments but the
+    connection. Without them (dbt run by hand) the defaults hold and nothing is cached."""
+
+    settings: ForecastSettings = ForecastSettings()
+    cache_dir: str | None = None
+    workers: int | None = None
+    isolated_in: str | None = None
+    scheduler: str | None = None
+    relearn: bool = False
+
+    def as_environment(self) -> dict[str, str]:
+        return {STEP_OPTIONS_VARIABLE: json.dumps(asdict(self))}
+
+    @staticmethod
+    def from_environment() -> StepOptions:
+        given = os.environ.get(STEP_OPTIONS_VARIABLE)
+        if not given:
+            return StepOptions()
+        options = json.loads(given)
+        settings = options.pop("settings")
+        settings["level_half_lives_hours"] = tuple(settings["level_half_lives_hours"])
+        return StepOptions(settings=ForecastSettings(**settings), **options)
+
+
 @dataclass(frozen=True)
 class _LearnTask:
     """A total's model to learn: its hours before the day of its last hour."""
@@ -75,6 +111,20 @@ def _use_temporary_folder(folder: str) -> None:
     tempfile.tempdir = folder
 
 
+@contextlib.contextmanager
+def _workers_start_from_this_module() -> Iterator[None]:
+    """Spawned workers first run the main module of the process that starts them. Run as
+    dbt's model that would be dbt's own script, an import of seconds the fits never use:
+    while this holds, they run this module instead."""
+    main = sys.modules["__main__"]
+    given = getattr(main, "__spec__", None)
+    main.__spec__ = importlib.machinery.ModuleSpec(__name__, None)
+    try:
+        yield
+    finally:
+        main.__spec__ = given
+
+
 def _learn_all(
     tasks: list[_LearnTask],
     settings: ForecastSettings,
@@ -91,7 +141,7 @@ def _learn_all(
         total=len(tasks), desc="learning totals", unit="series", disable=not sys.stderr.isatty()
     )
     models = {}
-    with progress:
+    with progress, _workers_start_from_this_module():
         if scheduler is not None and tasks:
             models = dask_fits.fit_on_dask(
                 _learn, tasks, settings, scheduler, workers, isolated_in, progress.update
@@ -507,22 +557,58 @@ def run_forecast_step(
     scheduler: str | None = None,
     relearn: bool = False,
 ) -> ForecastRun:
-    """Read the hourly series of `db`, forecast them and write fct_forecasts and
-    fct_leaf_forecasts into it, a batch of shops at a time. With `relearn`, every total's
-    model is learnt again, none taken from the cache."""
+    """forecast_into the database at `db`, on a connection of its own."""
     with warehouse.connect(db) as con:
-        cache = ForecastCache(cache_dir, relearns=relearn)
-        fitted = fit_totals(con, settings, cache, workers, isolated_in, scheduler)
-        batches = shop_batches(fitted)
-        if not batches:
-            warehouse.write_forecasts(con, _no_forecasts())
-            empty = _no_leaf_forecasts()
-            warehouse.write_leaf_forecasts(con, empty.values, empty.keys)
-        series_count = 0
-        for number, shops in enumerate(batches):
-            table, leaves, count = forecast_batch(con, fitted, shops, settings, cache)
-            warehouse.write_forecasts(con, table, append=number > 0)
-            warehouse.write_leaf_forecasts(con, leaves.values, leaves.keys, append=number > 0)
-            series_count += count
+        return forecast_into(con, settings, cache_dir, workers, isolated_in, scheduler, relearn)
+
+
+def forecast_into(
+    con: duckdb.DuckDBPyConnection,
+    settings: ForecastSettings,
+    cache_dir: Path | None,
+    workers: int | None = None,
+    isolated_in: Path | None = None,
+    scheduler: str | None = None,
+    relearn: bool = False,
+) -> ForecastRun:
+    """Read the hourly series, forecast them and write the forecasting sources (the
+    series' and the leaves' forecasts), a batch of shops at a time. With `relearn`, every
+    total's model is learnt again, none taken from the cache."""
+    cache = ForecastCache(cache_dir, relearns=relearn)
+    fitted = fit_totals(con, settings, cache, workers, isolated_in, scheduler)
+    batches = shop_batches(fitted)
+    if not batches:
+        warehouse.write_forecasts(con, _no_forecasts())
+        empty = _no_leaf_forecasts()
+        warehouse.write_leaf_forecasts(con, empty.values, empty.keys)
+    series_count = 0
+    for number, shops in enumerate(batches):
+        table, leaves, count = forecast_batch(con, fitted, shops, settings, cache)
+        warehouse.write_forecasts(con, table, append=number > 0)
+        warehouse.write_leaf_forecasts(con, leaves.values, leaves.keys, append=number > 0)
+        series_count += count
     cache.keep_noise_fits()
     return _run_figures(fitted, series_count)
+
+
+def forecast_in_dbt(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The model `forecasting_step`: forecast_into dbt's connection with the build's
+    options; its table is one row, what the step did (the build reads it back)."""
+    options = StepOptions.from_environment()
+    figures = forecast_into(
+        con,
+        options.settings,
+        Path(options.cache_dir) if options.cache_dir else None,
+        options.workers,
+        Path(options.isolated_in) if options.isolated_in else None,
+        options.scheduler,
+        options.relearn,
+    )
+    return pd.DataFrame([asdict(figures)])
+
+
+def read_run_figures(con: duckdb.DuckDBPyConnection) -> ForecastRun:
+    """What the model `forecasting_step` of the build in `con` did."""
+    names = list(ForecastRun.__dataclass_fields__)
+    row = con.execute(f"select {', '.join(names)} from forecasting_step").fetchone()
+    return ForecastRun(*row)

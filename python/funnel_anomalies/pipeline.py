@@ -2,11 +2,11 @@
 
 0. Before any long work: DB and OUT are usable, no process holds DB open for writing, no
    other build of DB runs, and every input file passes its check (events_input).
-1. The checked files and the run's context are registered in a scratch database, and dbt
-   builds (and tests) everything up to the hourly tables;
-2. the forecasting step writes fct_forecasts into the same file;
-3. dbt builds and tests what stands on the forecasts (declared as a dbt source);
-4. the reports and the chart are rendered beside the database, and the set is published
+1. The checked files and the run's context are registered in a scratch database;
+2. dbt builds and tests everything in one invocation: the hourly tables, the forecasting
+   step (the Python model forecasting_step, forecast_step.py, which writes the forecasts
+   into the same file) and what stands on the forecasts;
+3. the reports and the chart are rendered beside the database, and the set is published
    in one switch (releases.py).
 
 Everything a run writes before the switch is inside its own run folder, temporary files
@@ -32,19 +32,20 @@ from funnel_anomalies import calendars, events_input, exports, forecast_step, re
 from funnel_anomalies.dbt_invocation import DbtFolders, run_dbt
 from funnel_anomalies.forecasting import ForecastSettings
 
-# dbt selectors for the two halves of the build, split at the forecasts source. Unit
-# tests check the SQL, which no run changes: `make test` runs them (tests/test_dbt_unit.py),
-# not every hourly build.
+# Unit tests check the SQL, which no run changes: `make test` runs them
+# (tests/test_dbt_unit.py), not every hourly build.
 WITHOUT_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
-BEFORE_FORECASTS = ["--exclude", "source:forecasting+"]
-AFTER_FORECASTS = ["--select", "source:forecasting+"]
+# The two halves of a build, split at the forecasting step, for the benches and tests
+# that put forecasts of their own in between.
+BEFORE_FORECASTS = ["--exclude", "forecasting_step+"]
+AFTER_FORECASTS = ["--select", "forecasting_step+", "--exclude", "forecasting_step"]
 
 
 @dataclass(frozen=True)
 class BuildReport:
     db: Path
     release: Path
-    dbt_seconds: float  # both dbt invocations, start-up included
+    dbt_seconds: float  # dbt's invocation, start-up included, but the forecasting step
     forecasts: forecast_step.ForecastRun
     summary: dict  # run_summary.json
 
@@ -122,33 +123,26 @@ def build(
         try:
             with temporary_files_in(run.tmp):
                 prepare_scratch(run.scratch_db, event_files, run.run_id, run_started_at)
-                started = time.perf_counter()
-                run_dbt(
-                    ["build", *BEFORE_FORECASTS, *WITHOUT_UNIT_TESTS],
-                    run.scratch_db,
-                    folders,
-                    quiet=quiet,
-                )
-                dbt_seconds = time.perf_counter() - started
-                releases.kill_point("hourly_built")
-                forecasts = forecast_step.run_forecast_step(
-                    run.scratch_db,
+                options = forecast_step.StepOptions(
                     settings or ForecastSettings(),
-                    cache_dir if cache_dir is not None else default_cache_dir(db),
+                    str(cache_dir if cache_dir is not None else default_cache_dir(db)),
                     workers,
-                    isolated_in=run.tmp,
-                    scheduler=scheduler,
-                    relearn=full_rebuild,
+                    str(run.tmp),
+                    scheduler,
+                    full_rebuild,
                 )
-                releases.kill_point("forecasted")
                 started = time.perf_counter()
                 run_dbt(
-                    ["build", *AFTER_FORECASTS, *WITHOUT_UNIT_TESTS],
+                    ["build", *WITHOUT_UNIT_TESTS],
                     run.scratch_db,
                     folders,
                     quiet=quiet,
+                    environment=options.as_environment(),
                 )
-                dbt_seconds += time.perf_counter() - started
+                with duckdb.connect(str(run.scratch_db), read_only=True) as con:
+                    forecasts = forecast_step.read_run_figures(con)
+                dbt_seconds = time.perf_counter() - started - forecasts.seconds
+                releases.kill_point("dbt_built")
                 summary = exports.write(run.scratch_db, event_files, run.release_out)
                 _checkpointed(run.scratch_db, run.release / releases.DATABASE_NAME)
                 releases.kill_point("rendered")

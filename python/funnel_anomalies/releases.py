@@ -43,7 +43,7 @@ STORE_SUFFIX = ".releases"
 DATABASE_NAME = "funnel.duckdb"
 # Set to a step's name (tests only): the process kills itself right after that step.
 KILL_AT_ENVIRONMENT = "FUNNEL_ANOMALIES_KILL_AFTER_STEP"
-BUILD_STEPS = ("hourly_built", "forecasted", "rendered")  # pipeline.build's
+BUILD_STEPS = ("dbt_built", "rendered")  # pipeline.build's
 PUBLISH_STEPS = (
     "staged",
     "writers_checked",

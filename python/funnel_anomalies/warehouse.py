@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-FORECASTS_TABLE = "fct_forecasts"
+FORECASTS_TABLE = "series_forecast_hours"
 # How much of the machine's memory DuckDB may hold in a build before it spills to the run
 # folder: its own default (80%) would leave little for the Python arrays of the process
 # beside it. dbt's connection reads the same variable, with the same default, in
@@ -123,9 +123,10 @@ def _create_or_append(table: str, append: bool) -> str:
 def write_forecasts(
     con: duckdb.DuckDBPyConnection, forecasts: pa.Table | pd.DataFrame, append: bool = False
 ) -> None:
-    """Replace fct_forecasts with `forecasts` (or add them to it) in one statement. The
-    forecasting step's Arrow table keeps repeated text dictionary-encoded, which DuckDB
-    stores as text; the bench's plain forecasts come as a frame of plain columns."""
+    """Replace FORECASTS_TABLE (read through the view fct_forecasts) with `forecasts`, or
+    add them to it, in one statement. The forecasting step's Arrow table keeps repeated
+    text dictionary-encoded, which DuckDB stores as text; the bench's plain forecasts
+    come as a frame of plain columns."""
     con.register("forecasts_frame", forecasts)
     con.execute(f"{_create_or_append(FORECASTS_TABLE, append)} select * from forecasts_frame")
     con.unregister("forecasts_frame")

@@ -7,7 +7,7 @@ hourly as (
 ),
 
 forecasts as (
-    select * from {{ source('forecasting', 'fct_forecasts') }}
+    select * from {{ ref('fct_forecasts') }}
 ),
 
 compared as (

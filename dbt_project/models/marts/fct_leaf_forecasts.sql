@@ -2,6 +2,7 @@
 -- hours as numbers and each leaf's text once; a view joins them where they are read.
 {{ config(materialized='view') }}
 
+-- depends_on: {{ ref('forecasting_step') }}
 with
 
 leaves as (

@@ -5,6 +5,7 @@
 -- test reads it, and a query of it sums the leaves as they are now.
 {{ config(materialized='view') }}
 
+-- The leaves' sources are written by forecasting_step, which fct_forecasts follows.
 with
 
 hourly as (
@@ -12,7 +13,7 @@ hourly as (
 ),
 
 forecasts as (
-    select * from {{ source('forecasting', 'fct_forecasts') }}
+    select * from {{ ref('fct_forecasts') }}
 ),
 
 leaves as (

@@ -6,7 +6,7 @@ hourly as (
 ),
 
 forecasts as (
-    select * from {{ source('forecasting', 'fct_forecasts') }}
+    select * from {{ ref('fct_forecasts') }}
 ),
 
 final as (

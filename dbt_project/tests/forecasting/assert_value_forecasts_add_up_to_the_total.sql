@@ -3,7 +3,7 @@
 with
 
 forecasts as (
-    select * from {{ source('forecasting', 'fct_forecasts') }}
+    select * from {{ ref('fct_forecasts') }}
 ),
 
 totals as (
