@@ -25,8 +25,9 @@ def _tables() -> dict[str, pd.DataFrame]:
     )
     late, early, old = HOURS[-30], HOURS[-100], HOURS[-20 * 24]
 
-    def hour(shop, metric, at, direction, actual, expected):
+    def hour(group_id, shop, metric, at, direction, actual, expected):
         return dict(
+            group_id=group_id,
             shop=shop,
             metric=metric,
             hour_at=at,
@@ -37,13 +38,15 @@ def _tables() -> dict[str, pd.DataFrame]:
 
     anomalies = pd.DataFrame(
         [
-            hour("big-shop", "landing_page_views", late, "positive", 1300, 500.0),
-            hour("big-shop", "landing_page_views", early, "negative", 400, 500.0),
-            hour("small-shop", "landing_page_views", late, "negative", 100, 400.0),
-            hour("small-shop", "product_views", late + pd.Timedelta(hours=1), "negative", 0, 200.0),
-            hour("small-shop", "landing_page_views", old, "negative", 100, 1000.0),
-            # Another direction in the same hours belongs to no negative group.
-            hour("small-shop", "add_to_cart", late, "positive", 90, 10.0),
+            hour(4, "big-shop", "landing_page_views", late, "positive", 1300, 500.0),
+            hour(2, "big-shop", "landing_page_views", early, "negative", 400, 500.0),
+            hour(3, "small-shop", "landing_page_views", late, "negative", 100, 400.0),
+            hour(
+                3, "small-shop", "product_views", late + pd.Timedelta(hours=1), "negative", 0, 200.0
+            ),
+            hour(1, "small-shop", "landing_page_views", old, "negative", 100, 1000.0),
+            # Another direction in the same hours is a group of its own.
+            hour(5, "small-shop", "add_to_cart", late, "positive", 90, 10.0),
         ]
     )
 
@@ -89,7 +92,11 @@ def _frames() -> dict[str, pd.DataFrame]:
             "1.0 as expected, 0.0 as expected_lower, 2.0 as expected_upper from series_frame"
         )
         con.execute(
-            "create table fct_anomaly_hours as select *, 0.0 as pct_diff, "
+            "create table fct_anomaly_group_members as "
+            "select group_id, shop, direction, hour_at, metric from anomalies_frame"
+        )
+        con.execute(
+            "create table fct_anomaly_hours as select * exclude (group_id), 0.0 as pct_diff, "
             "null::varchar as primary_element, null::varchar as root_cause_elements, "
             "null::struct(dimension varchar, value varchar, contribution double)[] "
             "as top_contributors from anomalies_frame"

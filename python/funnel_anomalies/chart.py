@@ -20,7 +20,6 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from funnel_anomalies import warehouse
 from funnel_anomalies.reports import METRIC_ORDER
 
 POSITIVE_COLOR = "#1a9850"
@@ -77,11 +76,12 @@ def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     # A group's impact: the events it gained or lost against the expectation over its
     # anomalous hours, summed over its metrics, so that one scale ranks every shop's.
     groups = con.execute(
-        f"""
+        """
         with impacts as (
-            select group_id, sum(actual - expected) as impact,
-            from ({warehouse.ANOMALY_GROUP_MEMBERS})
-            group by group_id
+            select members.group_id, sum(hours.actual - hours.expected) as impact,
+            from fct_anomaly_group_members as members
+            inner join fct_anomaly_hours as hours using (shop, hour_at, metric)
+            group by members.group_id
         )
         select
             groups.group_id, groups.shop, groups.direction, groups.start_at, groups.end_at,
@@ -89,7 +89,7 @@ def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
             coalesce(impacts.impact, 0)::double as impact,
         from fct_anomaly_groups as groups
         left join impacts using (group_id)
-        order by groups.group_id
+        order by groups.start_at, groups.shop, groups.direction
         """
     ).df()
     return {"series": series, "anomalies": anomalies, "groups": groups}

@@ -287,7 +287,7 @@ def group_report(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             root_cause,
             scenario,
         from fct_anomaly_groups
-        order by group_id
+        order by start_at, shop, direction
         """
     ).df()
 
@@ -302,11 +302,11 @@ def scenarios(con: duckdb.DuckDBPyConnection) -> dict:
         select group_id, shop, direction, start_at, end_at, n_hours, metrics, scenario,
             contributors, dimensions, n_distinct_contributors, root_cause
         from fct_anomaly_groups
-        order by group_id
+        order by start_at, shop, direction
         """
     ).fetchall()
     members = warehouse.anomaly_group_members(con)
-    first_by_group: dict[int, dict[str, str]] = {}
+    first_by_group: dict[str, dict[str, str]] = {}
     for (group_id, metric), first_hour_at in (
         members.groupby(["group_id", "metric"])["hour_at"].min().items()
     ):

@@ -132,24 +132,10 @@ def write_forecasts(
     con.unregister("forecasts_frame")
 
 
-# Every anomalous metric-hour with the group it belongs to. Groups of one shop and
-# direction never overlap in time, so the span and the metrics place each hour.
-ANOMALY_GROUP_MEMBERS = """
-    select
-        groups.group_id, hours.shop, hours.hour_at, hours.metric, hours.actual, hours.expected,
-    from fct_anomaly_hours as hours
-    inner join fct_anomaly_groups as groups
-        on hours.shop = groups.shop
-        and hours.direction = groups.direction
-        and hours.hour_at between groups.start_at and groups.end_at
-        and list_contains(groups.metrics, hours.metric)
-"""
-
-
 def anomaly_group_members(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """ANOMALY_GROUP_MEMBERS: group_id, shop, hour_at, metric."""
+    """fct_anomaly_group_members: group_id, shop, hour_at, metric."""
     return con.execute(
-        f"select group_id, shop, hour_at, metric from ({ANOMALY_GROUP_MEMBERS})"
+        "select group_id, shop, hour_at, metric from fct_anomaly_group_members"
     ).df()
 
 

@@ -200,7 +200,7 @@ stated as (
 
 final as (
     select
-        row_number() over (order by start_at, shop, direction) as group_id,
+        {{ anomaly_group_id('shop', 'direction', 'start_at') }} as group_id,
         shop,
         direction,
         start_at,
