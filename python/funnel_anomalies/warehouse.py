@@ -134,9 +134,7 @@ def write_forecasts(
 
 def anomaly_group_members(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """fct_anomaly_group_members: group_id, shop, hour_at, metric."""
-    return con.execute(
-        "select group_id, shop, hour_at, metric from fct_anomaly_group_members"
-    ).df()
+    return con.execute("select group_id, shop, hour_at, metric from fct_anomaly_group_members").df()
 
 
 # fct_leaf_forecasts (a dbt view) joins these: each leaf once, and its many hours as numbers.
