@@ -19,11 +19,10 @@ final as (
         anomaly_hours.metric,
     from anomaly_hours
     inner join anomaly_groups
-        on
-            anomaly_hours.shop = anomaly_groups.shop
-            and anomaly_hours.direction = anomaly_groups.direction
-            and anomaly_hours.hour_at between anomaly_groups.start_at and anomaly_groups.end_at
-            and list_contains(anomaly_groups.metrics, anomaly_hours.metric)
+        on anomaly_hours.shop = anomaly_groups.shop
+        and anomaly_hours.direction = anomaly_groups.direction
+        and anomaly_hours.hour_at between anomaly_groups.start_at and anomaly_groups.end_at
+        and list_contains(anomaly_groups.metrics, anomaly_hours.metric)
 )
 
 select * from final
