@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine: `make build` and `make test`.
 # Overrides (Make variables, also read from the environment): EVENTS, DB, OUT,
-# INTERVAL_WIDTH, WORKERS, DASK_SCHEDULER, FULL_REBUILD, TEST_WORKERS.
+# INPUT_FORMAT, INTERVAL_WIDTH, WORKERS, DASK_SCHEDULER, FULL_REBUILD, STRICT, TEST_WORKERS.
 
 PYTHON ?= python3
 VENV := .venv
@@ -15,6 +15,8 @@ INTERVAL_WIDTH ?= 0.99
 WORKERS ?= 0
 DASK_SCHEDULER ?=
 FULL_REBUILD ?=
+STRICT ?=
+INPUT_FORMAT ?= events
 
 .PHONY: build test bench lint check clean
 
@@ -29,9 +31,11 @@ $(SAMPLE_EVENTS): | $(INSTALLED)
 	$(BIN)/funnel-anomalies sample-data --output $@
 
 build: $(INSTALLED) $(if $(filter $(SAMPLE_EVENTS),$(EVENTS)),$(SAMPLE_EVENTS))
-	$(BIN)/funnel-anomalies build --events "$(EVENTS)" --db "$(DB)" --out "$(OUT)" \
+	$(BIN)/funnel-anomalies build --events "$(EVENTS)" --input-format "$(INPUT_FORMAT)" \
+		--db "$(DB)" --out "$(OUT)" \
 		--interval-width "$(INTERVAL_WIDTH)" --workers "$(WORKERS)" \
-		--dask-scheduler "$(DASK_SCHEDULER)" $(if $(filter 1,$(FULL_REBUILD)),--full-rebuild)
+		--dask-scheduler "$(DASK_SCHEDULER)" $(if $(filter 1,$(FULL_REBUILD)),--full-rebuild) \
+		$(if $(filter 1,$(STRICT)),--strict)
 
 # The chart's browser test drives Debian's Chromium (never a downloaded browser). It is
 # installed here where it is missing and we may (root); elsewhere that test is skipped

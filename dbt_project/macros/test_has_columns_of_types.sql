@@ -1,7 +1,7 @@
 {#
     Fails with one row per column that is missing from the relation or whose DuckDB type
     is not of an accepted family. Families: text, timestamp (any unit, with or without
-    zone), integer. Used on the raw Parquet source, where a renamed or retyped column in
+    zone), integer, list, struct (a GA4 export's nested columns). Used on the raw Parquet source, where a renamed or retyped column in
     an upstream export must stop the run instead of silently producing nulls.
 #}
 {% test has_columns_of_types(model, columns) %}
@@ -30,6 +30,8 @@ typed as (
         expected.accepted_families,
         described.column_type,
         case
+            when described.column_type like '%[]' then 'list'
+            when described.column_type like 'STRUCT(%' then 'struct'
             when described.column_type = 'VARCHAR' then 'text'
             when described.column_type like 'TIMESTAMP%' then 'timestamp'
             when described.column_type in (

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from funnel_anomalies import (
     dask_fits,
     evaluation,
+    events_input,
     exports,
     leaf_files,
     localizer,
@@ -44,8 +45,23 @@ def build(
         "--full-rebuild",
         help="Learn every forecasting model again instead of taking the day's from the cache.",
     ),
+    input_format: str = typer.Option(
+        "events",
+        help="What the files are: 'events' (storefront events) or 'ga4' (a GA4 BigQuery "
+        "export's event rows).",
+    ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Fail, publishing nothing, when fewer than half of the events have an event "
+        "name the funnel counts (the event-name seed does not know the tracker).",
+    ),
 ) -> None:
     """Check the events, build every model and test, publish the database and OUT's files."""
+    if input_format not in events_input.INPUT_FORMATS:
+        formats = ", ".join(events_input.INPUT_FORMATS)
+        typer.echo(f"error: --input-format must be one of {formats}, got {input_format}", err=True)
+        raise typer.Exit(code=2)
     if not 0.5 <= interval_width < 1:
         typer.echo(f"error: --interval-width must be in [0.5, 1), got {interval_width}", err=True)
         raise typer.Exit(code=2)
@@ -62,6 +78,8 @@ def build(
             workers=workers,
             scheduler=dask_scheduler.strip() or None,
             full_rebuild=full_rebuild,
+            strict=strict,
+            input_format=input_format,
         )
     except (InputError, PipelineError) as error:
         typer.echo(f"error: {error}", err=True)
@@ -75,6 +93,9 @@ def build(
         f"totals: {forecasts.learnt_totals} models learnt in {forecasts.prophet_fits} Prophet "
         f"fits, {forecasts.cached_totals} from the cache)"
     )
+    warning = exports.too_few_recognized(report.summary)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command("sample-data")

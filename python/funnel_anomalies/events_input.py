@@ -46,6 +46,57 @@ TYPE_FAMILY_PATTERNS = {
     ),
 }
 EXAMPLES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """What a run's files are: the dbt source relation they become, where a row's shop is
+    (a DuckDB expression) and what its event_timestamp holds (for the error message)."""
+
+    name: str
+    relation: str
+    shop: str
+    timestamps: str
+
+
+INPUT_FORMATS = {
+    "events": InputFormat(
+        "events", "raw_events", "shop", "ISO-8601 text, TIMESTAMP or TIMESTAMPTZ"
+    ),
+    "ga4": InputFormat(
+        "ga4", "raw_ga4_events", "device.web_info.hostname", "microseconds since the epoch"
+    ),
+}
+# Each relation empty, with the columns its staging model reads: a run registers the one
+# of its format over its files, and the others as these.
+EMPTY_RELATIONS = {
+    "raw_events": """
+        select
+            null::varchar as event_type, null::varchar as event_name,
+            null::varchar as event_timestamp, null::varchar as shop,
+            null::varchar as page_url, null::varchar as user_agent,
+            null::varchar as session_id, null::varchar as device_type,
+            null::varchar as utm_source, null::varchar as utm_medium,
+            null::varchar as geography
+        where false
+    """,
+    "raw_ga4_events": """
+        select
+            null::varchar as event_name, null::bigint as event_timestamp,
+            null::varchar as user_pseudo_id,
+            null::struct(
+                key varchar,
+                value struct(string_value varchar, int_value bigint, double_value double)
+            )[] as event_params,
+            null::struct(operating_system varchar, web_info struct(hostname varchar))
+                as device,
+            null::struct(country varchar) as geo,
+            null::struct(manual_source varchar, manual_medium varchar)
+                as collected_traffic_source,
+            null::struct(source varchar, medium varchar) as traffic_source
+        where false
+    """,
+}
 HIDDEN_PREFIXES = (".", "_")
 GLOB_CHARACTERS = "*?["
 PARQUET_SUFFIX = ".parquet"
@@ -71,15 +122,17 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def source_contract(sources_yaml: Path = SOURCES_YAML) -> dict[str, list[str]]:
-    """Column name -> accepted type families, from the raw_events source's column test."""
+def source_contract(relation: str, sources_yaml: Path = SOURCES_YAML) -> dict[str, list[str]]:
+    """Column name -> accepted type families, from the source `relation`'s column test."""
     definition = yaml.safe_load(sources_yaml.read_text())
     for source in definition["sources"]:
         for table in source["tables"]:
+            if table["name"] != relation:
+                continue
             for test in table.get("data_tests", []):
                 if isinstance(test, dict) and "has_columns_of_types" in test:
                     return test["has_columns_of_types"]["arguments"]["columns"]
-    raise RuntimeError(f"{sources_yaml}: no has_columns_of_types test on the raw events source")
+    raise RuntimeError(f"{sources_yaml}: no has_columns_of_types test on the source {relation}")
 
 
 def _is_hidden(name: str) -> bool:
@@ -131,6 +184,11 @@ def resolve(events: str | Path) -> EventFiles:
 
 
 def _family(duckdb_type: str) -> str | None:
+    # Nested types first: a list of structs is written STRUCT(...)[].
+    if duckdb_type.endswith("[]"):
+        return "list"
+    if duckdb_type.upper().startswith("STRUCT("):
+        return "struct"
     for family, prefixes in TYPE_FAMILY_PATTERNS.items():
         if any(duckdb_type.upper().startswith(prefix) for prefix in prefixes):
             return family
@@ -195,7 +253,7 @@ def _check_text_encoding(con, file: Path, types: dict[str, str]) -> None:
         raise
 
 
-def _check_timestamps(con, file: Path, timestamp_type: str) -> None:
+def _check_timestamps(con, file: Path, timestamp_type: str, input_format: InputFormat) -> None:
     """Every row needs a time: null or unparseable text cannot be placed in an hour."""
     unparseable = "false"
     if _family(timestamp_type) == "text":
@@ -213,43 +271,55 @@ def _check_timestamps(con, file: Path, timestamp_type: str) -> None:
     if bad_rows:
         raise InputError(
             f"{file}: column event_timestamp has {bad_rows} row(s) that are null or not a "
-            f"timestamp (ISO-8601 text, TIMESTAMP or TIMESTAMPTZ), e.g. {examples}"
+            f"timestamp ({input_format.timestamps}), e.g. {examples}"
         )
 
 
-def _check_shops(con, file: Path) -> None:
+def _check_shops(con, file: Path, input_format: InputFormat) -> None:
     """Every event belongs to a shop: its series, its accounting and its span are per shop."""
     blank = con.execute(
-        "select count(*) from read_parquet(?) where nullif(trim(shop), '') is null",
+        f"select count(*) from read_parquet(?) where nullif(trim({input_format.shop}), '') is null",
         [duckdb_path(file)],
     ).fetchone()[0]
     if blank:
-        raise InputError(f"{file}: column shop has {blank} row(s) that are null or blank")
+        raise InputError(
+            f"{file}: column {input_format.shop} has {blank} row(s) that are null or blank"
+        )
 
 
-def validate(events: str | Path) -> EventFiles:
-    """Resolve the input and check every file; raise InputError on the first problem."""
+def validate(events: str | Path, input_format: str = "events") -> EventFiles:
+    """Resolve the input and check every file against its format's contract; raise
+    InputError on the first problem."""
     event_files = resolve(events)
-    contract = source_contract()
+    checked = INPUT_FORMATS[input_format]
+    contract = source_contract(checked.relation)
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         for file in event_files.files:
             _check_not_empty(con, file)
             types = _check_columns(con, file, contract)
             _check_text_encoding(con, file, types)
-            _check_timestamps(con, file, types["event_timestamp"])
-            _check_shops(con, file)
+            _check_timestamps(con, file, types["event_timestamp"], checked)
+            _check_shops(con, file, checked)
     return event_files
 
 
-def register(con: duckdb.DuckDBPyConnection, event_files: EventFiles) -> None:
-    """Make the checked files the `raw_events` relation the dbt source reads: a view over
-    exactly those files (by name, never by pattern), and `raw_event_files` listing them."""
+def register(
+    con: duckdb.DuckDBPyConnection, event_files: EventFiles, input_format: str = "events"
+) -> None:
+    """Make the checked files the relation their format's dbt source reads: a view over
+    exactly those files (by name, never by pattern); the other formats' relations empty;
+    and `raw_event_files` listing the files."""
     listed = ", ".join(sql_string(duckdb_path(file)) for file in event_files.files)
-    con.execute(
-        "create or replace view raw_events as "
-        f"select * from read_parquet([{listed}], union_by_name = true)"
-    )
+    read = INPUT_FORMATS[input_format].relation
+    for relation, empty in EMPTY_RELATIONS.items():
+        if relation == read:
+            con.execute(
+                f"create or replace view {relation} as "
+                f"select * from read_parquet([{listed}], union_by_name = true)"
+            )
+        else:
+            con.execute(f"create or replace view {relation} as {empty}")
     con.execute("create or replace table raw_event_files (file_path varchar, rows bigint)")
     for file in event_files.files:
         rows = con.execute(

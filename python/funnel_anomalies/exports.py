@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from funnel_anomalies import chart_site, events_input, reports, warehouse
+from funnel_anomalies.project import DBT_PROJECT_DIR
 
 RUN_SUMMARY = "run_summary.json"
 ANOMALY_REPORT = "anomaly_report.csv"
@@ -44,6 +45,14 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 # How many unmapped event names the summary lists per shop; the table has them all.
 UNMAPPED_NAMES_LISTED = 20
+# Below this share of events with a name the funnel counts, a run most likely reads a
+# tracker whose names the seed does not know yet: it says so, and `--strict` stops it.
+MIN_RECOGNIZED_SHARE = 0.5
+EVENT_NAME_SEED = DBT_PROJECT_DIR / "seeds" / "event_name_metrics.csv"
+# Outcomes of fct_event_accounting whose event name maps to a metric (counted, or a page
+# view that is not its session's landing).
+RECOGNIZED_OUTCOMES = ("counted", "later_page_view_of_session", "page_view_without_session")
+UNMAPPED_OUTCOME = "unmapped_event_name"
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -173,7 +182,54 @@ def run_summary(con: duckdb.DuckDBPyConnection, event_files: events_input.EventF
         }
     for shop, event_name, events in unmapped:
         entry(shop)["unmapped_event_names"][event_name] = events
+    summary["event_names"] = _event_names(con, accounting)
     return summary
+
+
+def _event_names(con: duckdb.DuckDBPyConnection, accounting: list[tuple]) -> dict:
+    """How many of the run's events (placed in time, duplicates aside) have a name the
+    funnel counts, the most frequent names it does not, and whether that is too few."""
+    recognized = sum(
+        events for _, outcome, _, events in accounting if outcome in RECOGNIZED_OUTCOMES
+    )
+    unmapped = sum(events for _, outcome, _, events in accounting if outcome == UNMAPPED_OUTCOME)
+    named = recognized + unmapped
+    most_frequent = con.execute(
+        """
+        select event_name, sum(events) as events
+        from fct_unmapped_event_names
+        group by event_name
+        order by events desc, event_name
+        limit ?
+        """,
+        [UNMAPPED_NAMES_LISTED],
+    ).fetchall()
+    return {
+        "recognized_events": int(recognized),
+        "unmapped_events": int(unmapped),
+        "recognized_share": round(recognized / named, 4) if named else None,
+        "too_few_recognized": named > 0 and recognized < MIN_RECOGNIZED_SHARE * named,
+        "most_frequent_unmapped": {name: int(events) for name, events in most_frequent},
+        "seed": str(EVENT_NAME_SEED),
+    }
+
+
+def too_few_recognized(summary: dict) -> str | None:
+    """The warning of a run whose events mostly have names the funnel does not count."""
+    names = summary["event_names"]
+    if not names["too_few_recognized"]:
+        return None
+    named = names["recognized_events"] + names["unmapped_events"]
+    examples = ", ".join(
+        f"{name!r} ({events:,})"
+        for name, events in list(names["most_frequent_unmapped"].items())[:5]
+    )
+    return (
+        f"only {names['recognized_events']:,} of {named:,} events "
+        f"({names['recognized_share']:.0%}) have an event name the funnel counts; the most "
+        f"frequent others: {examples}. Map them to a metric in {names['seed']} "
+        "(or rename them at the source)"
+    )
 
 
 def notices(summary: dict) -> list[str]:

@@ -30,6 +30,7 @@ import duckdb
 
 from funnel_anomalies import calendars, events_input, exports, forecast_step, releases
 from funnel_anomalies.dbt_invocation import DbtFolders, run_dbt
+from funnel_anomalies.errors import PipelineError
 from funnel_anomalies.forecasting import ForecastSettings
 
 # Unit tests check the SQL, which no run changes: `make test` runs them
@@ -59,10 +60,11 @@ def prepare_scratch(
     event_files: events_input.EventFiles,
     run_id: str,
     run_started_at: datetime,
+    input_format: str = "events",
 ) -> None:
     """The relations dbt's sources read: the checked input files and the run's context."""
     with duckdb.connect(str(scratch_db)) as con:
-        events_input.register(con, event_files)
+        events_input.register(con, event_files, input_format)
         con.execute(
             "create or replace table run_context as "
             "select ?::varchar as run_id, ?::timestamp as run_started_at",
@@ -105,16 +107,21 @@ def build(
     run_started_at: datetime | None = None,
     scheduler: str | None = None,
     full_rebuild: bool = False,
+    strict: bool = False,
+    input_format: str = "events",
 ) -> BuildReport:
     """Build every model and test from `events`, then publish the database at `db` and
     the reports and chart in `out`, all in one switch. The totals' models are learnt on
     the Dask cluster of `scheduler` (`local` or an address; dask_fits) when one is given;
-    a `full_rebuild` learns every one again instead of taking the day's from the cache."""
+    a `full_rebuild` learns every one again instead of taking the day's from the cache. A
+    `strict` build publishes nothing when most events have names the funnel does not count
+    (exports.too_few_recognized). `input_format` names what the files are
+    (events_input.INPUT_FORMATS: the storefront events, or a GA4 export)."""
     db = Path(os.path.abspath(db))
     out = Path(os.path.abspath(out)) if out is not None else None
     releases.check_paths(db, out, exports.FILE_NAMES)
     calendars.check_seeds()
-    event_files = events_input.validate(events)
+    event_files = events_input.validate(events, input_format)
     run_started_at = run_started_at or datetime.now(UTC)
     store = releases.store_for(db)
     with releases.build_lock(store):
@@ -122,7 +129,9 @@ def build(
         folders = DbtFolders(run.dbt_target, run.dbt_logs)
         try:
             with temporary_files_in(run.tmp):
-                prepare_scratch(run.scratch_db, event_files, run.run_id, run_started_at)
+                prepare_scratch(
+                    run.scratch_db, event_files, run.run_id, run_started_at, input_format
+                )
                 options = forecast_step.StepOptions(
                     settings or ForecastSettings(),
                     str(cache_dir if cache_dir is not None else default_cache_dir(db)),
@@ -144,6 +153,9 @@ def build(
                 dbt_seconds = time.perf_counter() - started - forecasts.seconds
                 releases.kill_point("dbt_built")
                 summary = exports.write(run.scratch_db, event_files, run.release_out)
+                warning = exports.too_few_recognized(summary)
+                if strict and warning:
+                    raise PipelineError(f"--strict: {warning}")
                 _checkpointed(run.scratch_db, run.release / releases.DATABASE_NAME)
                 releases.kill_point("rendered")
             release = releases.publish(store, run, out, exports.FILE_NAMES)

@@ -1,8 +1,9 @@
 -- One row per distinct event profile: the shop, event name and geography as sent, with the
 -- id the hourly aggregation groups on, the cleaned values it stands for and the metric its
--- event name counts towards (through the seed). Doing this for the few hundred distinct
--- profiles spares every raw row a trim and every aggregation a string comparison. Events
--- find their profile by the text itself, so two profiles can never merge.
+-- event name counts towards (the seed's row of the same event_name_key). Doing this for
+-- the few hundred distinct profiles spares every raw row a trim and every aggregation a
+-- string comparison. Events find their profile by the text itself, so two profiles can
+-- never merge.
 {{ config(materialized='table') }}  -- read by five models
 
 with
@@ -35,13 +36,22 @@ cleaned as (
     from profiles
 ),
 
+event_metrics_keyed as (
+    select
+        {{ event_name_key('event_name') }} as event_name_key,
+        metric,
+        counted_as,
+    from event_metrics
+),
+
 mapped as (
     select
         cleaned.*,
-        event_metrics.metric,
-        event_metrics.counted_as,
+        event_metrics_keyed.metric,
+        event_metrics_keyed.counted_as,
     from cleaned
-    left join event_metrics using (event_name)
+    left join event_metrics_keyed
+        on {{ event_name_key('cleaned.event_name') }} = event_metrics_keyed.event_name_key
 ),
 
 final as (

@@ -1,5 +1,6 @@
--- Raw events, one row per raw row: UTC timestamps (to the microsecond for hours, and to the
--- nanosecond as sent for ordering and comparing) and the session id as text. Text values
+-- Raw events, one row per raw row (of the storefront events, or of a GA4 export): UTC
+-- timestamps (to the microsecond for hours, and to the nanosecond as sent for ordering and
+-- comparing) and the session id as text. Text values
 -- stay exactly as sent: trimming or lower-casing 30 million rows costs more than the whole
 -- hourly count, so the profile models clean each distinct value once instead
 -- (int_event_profiles, int_page_view_profiles).
@@ -46,8 +47,29 @@ typed as (
     from epochs
 ),
 
+-- A GA4 export's rows (stg_ga4_events; empty unless INPUT_FORMAT=ga4), typed apart so that
+-- neither input's column types bend the other's: its times are microseconds.
+ga4_typed as (
+    select
+        shop,
+        event_name,
+        make_timestamp(event_timestamp_us) as event_at,
+        event_timestamp_us * 1000 as event_at_ns,
+        session_id,
+        page_url,
+        user_agent,
+        device_type,
+        utm_source,
+        utm_medium,
+        geography,
+        event_type,
+    from {{ ref('stg_ga4_events') }}
+),
+
 final as (
     select * from typed
+    union all
+    select * from ga4_typed
 )
 
 select * from final

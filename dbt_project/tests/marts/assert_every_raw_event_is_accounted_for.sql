@@ -2,11 +2,19 @@
 -- outcomes, and what the accounting calls counted is what the hourly table holds.
 with
 
+-- The rows of either input format (the other's is empty), with their shop: a GA4 export's
+-- as stg_ga4_events renames them, one per raw row.
+rows_sent as (
+    select shop from {{ source('storefront', 'raw_events') }}
+    union all
+    select shop from {{ ref('stg_ga4_events') }}
+),
+
 raw_events as (
     select
         coalesce(trim(shop), '') as shop,
         count(*) as raw_rows,
-    from {{ source('storefront', 'raw_events') }}
+    from rows_sent
     group by all
 ),
 
