@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine: `make build` and `make test`.
 # Overrides (Make variables, also read from the environment): EVENTS, DB, OUT,
-# INPUT_FORMAT, INTERVAL_WIDTH, WORKERS, DASK_SCHEDULER, FULL_REBUILD, STRICT, TEST_WORKERS.
+# INPUT_FORMAT, INTERVAL_WIDTH, WORKERS, DASK_SCHEDULER, FULL_REBUILD, STRICT, ALERT_WEBHOOK,
+# TEST_WORKERS.
 
 PYTHON ?= python3
 VENV := .venv
@@ -17,6 +18,7 @@ DASK_SCHEDULER ?=
 FULL_REBUILD ?=
 STRICT ?=
 INPUT_FORMAT ?= events
+ALERT_WEBHOOK ?=
 
 .PHONY: build test bench lint check clean
 
@@ -35,7 +37,7 @@ build: $(INSTALLED) $(if $(filter $(SAMPLE_EVENTS),$(EVENTS)),$(SAMPLE_EVENTS))
 		--db "$(DB)" --out "$(OUT)" \
 		--interval-width "$(INTERVAL_WIDTH)" --workers "$(WORKERS)" \
 		--dask-scheduler "$(DASK_SCHEDULER)" $(if $(filter 1,$(FULL_REBUILD)),--full-rebuild) \
-		$(if $(filter 1,$(STRICT)),--strict)
+		$(if $(filter 1,$(STRICT)),--strict) $(if $(ALERT_WEBHOOK),--alert-webhook "$(ALERT_WEBHOOK)")
 
 # The chart's browser test drives Debian's Chromium (never a downloaded browser). It is
 # installed here where it is missing and we may (root); elsewhere that test is skipped

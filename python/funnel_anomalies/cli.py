@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 from tqdm import tqdm
 
 from funnel_anomalies import (
+    alerts,
     dask_fits,
     evaluation,
     events_input,
@@ -25,6 +27,7 @@ from funnel_anomalies.forecasting import ForecastSettings
 from funnel_anomalies.project import DEFAULT_DB, DEFAULT_EVENTS, DEFAULT_LABELS, DEFAULT_OUT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
+ALERT_WEBHOOK_VARIABLE = "FUNNEL_ALERT_WEBHOOK"
 
 
 @app.command()
@@ -49,6 +52,12 @@ def build(
         "events",
         help="What the files are: 'events' (storefront events) or 'ga4' (a GA4 BigQuery "
         "export's event rows).",
+    ),
+    alert_webhook: str = typer.Option(
+        "",
+        envvar=ALERT_WEBHOOK_VARIABLE,
+        help="After publishing, post each new or grown anomaly group to this webhook "
+        "(as `funnel-anomalies alert` does, without filters); empty: no alerts.",
     ),
     strict: bool = typer.Option(
         False,
@@ -96,6 +105,49 @@ def build(
     warning = exports.too_few_recognized(report.summary)
     if warning:
         typer.echo(f"warning: {warning}", err=True)
+    if alert_webhook.strip():
+        _send_alerts(report.db, alert_webhook.strip(), alerts.AlertFilters())
+
+
+def _send_alerts(db: Path, webhook: str, filters: alerts.AlertFilters) -> None:
+    try:
+        sent = alerts.send(db, webhook, filters)
+    except PipelineError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"alerts: {len(sent)} posted")
+
+
+@app.command()
+def alert(
+    db: Path = typer.Option(DEFAULT_DB, help="A published DuckDB file."),
+    webhook: str = typer.Option(
+        "", envvar=ALERT_WEBHOOK_VARIABLE, help="URL to POST each alert to (JSON)."
+    ),
+    shop: list[str] = typer.Option([], help="Only these shops (repeat the option)."),
+    metric: list[str] = typer.Option([], help="Only groups touching these metrics."),
+    direction: str = typer.Option("", help="Only 'positive' or 'negative' groups."),
+    min_impact: float = typer.Option(
+        0.0, help="Only groups that moved a metric by at least this many events."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the alerts instead of posting them; record nothing."
+    ),
+) -> None:
+    """Post each new or grown anomaly group of the database once (a Slack-compatible
+    `text` and the group as JSON); a group is never posted twice as it was."""
+    if direction not in ("", "positive", "negative"):
+        typer.echo(f"error: --direction must be positive or negative, got {direction}", err=True)
+        raise typer.Exit(code=2)
+    filters = alerts.AlertFilters(tuple(shop), tuple(metric), direction or None, min_impact)
+    if dry_run:
+        for pending in alerts.pending(db, filters):
+            typer.echo(json.dumps(pending.body()))
+        return
+    if not webhook.strip():
+        typer.echo("error: --webhook (or FUNNEL_ALERT_WEBHOOK) is needed to post", err=True)
+        raise typer.Exit(code=2)
+    _send_alerts(db, webhook.strip(), filters)
 
 
 @app.command("sample-data")
