@@ -50,7 +50,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln, stdtrit
 
-STABILIZING_OFFSET = 3.0 / 8.0  # Anscombe's offset: sqrt(y + 3/8) for counts
+from funnel_anomalies import project
+
+STABILIZING_OFFSET = float(project.dbt_var("variance_stabilizing_offset"))  # sqrt(y + 3/8)
 HOURS_PER_DAY = 24
 # A series whose last hours are an implausible silence this long has stopped; a single
 # silent last hour is more likely an hour still in progress when the data was exported.

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from holidays import country_holidays
 
-from funnel_anomalies import pixel_strings
+from funnel_anomalies import forecasting, pixel_strings
 from funnel_anomalies.root_causes import PART_SEPARATOR
 from funnel_anomalies.warehouse import LEAF_DIMENSIONS
 
@@ -932,7 +932,8 @@ def _incident_metrics(spec: SampleSpec, incident: Incident, segments) -> tuple[d
         before = sessions * usual
         after = sessions * with_incident[metric]
         noise = 0.5 * np.sqrt(DISPERSION[metric] + before * np.expm1(shop.hour_noise**2))
-        score = np.abs(np.sqrt(after + 0.375) - np.sqrt(before + 0.375)) / noise
+        offset = forecasting.STABILIZING_OFFSET
+        score = np.abs(np.sqrt(after + offset) - np.sqrt(before + offset)) / noise
         if score.max() < POSSIBLE_SCORE:
             continue
         change = with_incident[metric] - usual

@@ -36,8 +36,10 @@ shares as (
             as actual_share,
         -- Noise levels between the value's count and its expectation scaled like the total.
         (
-            sqrt(anomalies.actual + 0.375)
-            - sqrt(anomalies.expected * coalesce(anomalous_totals.total_ratio, 1) + 0.375)
+            {{ variance_stabilized('anomalies.actual') }}
+            - {{ variance_stabilized(
+                'anomalies.expected * coalesce(anomalous_totals.total_ratio, 1)'
+            ) }}
         ) / anomalies.noise_scale as disproportion,
     from anomalies
     inner join anomalous_totals using (shop, hour_at, metric)

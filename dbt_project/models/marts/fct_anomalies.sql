@@ -31,7 +31,10 @@ compared as (
             as pct_diff,
         -- The deviation in noise levels, on the scale where count noise is even.
         (
-            (sqrt(hourly.events + 0.375) - sqrt(forecasts.expected + 0.375))
+            (
+                {{ variance_stabilized('hourly.events') }}
+                - {{ variance_stabilized('forecasts.expected') }}
+            )
             / forecasts.noise_scale
         ) as score,
         -- A shop's newest hour may still be receiving events when the data is exported.
