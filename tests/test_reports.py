@@ -145,3 +145,9 @@ def test_the_schema_rejects_a_malformed_document(incident_run):
     except jsonschema.ValidationError:
         return
     raise AssertionError("a document without scenario C passed the schema")
+
+
+def test_the_published_schema_lists_the_funnels_metrics_in_order():
+    # The schema is a file users validate against; it must follow the one list.
+    schema = json.loads(SCHEMA.read_text())
+    assert schema["$defs"]["metric"]["enum"] == list(reports.METRIC_ORDER)

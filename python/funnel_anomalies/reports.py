@@ -20,15 +20,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from funnel_anomalies import warehouse
+from funnel_anomalies import project, warehouse
 
-METRIC_ORDER = (
-    "landing_page_views",
-    "product_views",
-    "add_to_cart",
-    "checkout_started",
-    "checkout_completed",
-)
+METRIC_ORDER = tuple(project.dbt_var("funnel_metrics"))  # in funnel order
 DIMENSION_ORDER = ("total", "geography", "device", "utm_source", "utm_medium")
 # The founding document's breakdowns only: the session attribution (session_utm_source,
 # session_utm_medium on the later steps) stays in the tables, so the wide report keeps the
