@@ -40,8 +40,8 @@ GROUP_IMPACTS = """
         groups.group_id,
         groups.shop,
         groups.direction,
-        groups.start_at,
-        groups.end_at,
+        strftime(groups.start_at, '%Y-%m-%dT%H:%M:%S') as start_at,
+        strftime(groups.end_at, '%Y-%m-%dT%H:%M:%S') as end_at,
         groups.n_hours,
         groups.metrics,
         groups.scenario,
@@ -50,7 +50,7 @@ GROUP_IMPACTS = """
     from fct_anomaly_groups as groups
     inner join impacts using (group_id)
     group by all
-    order by groups.start_at, groups.shop, groups.direction
+    order by min(groups.start_at), groups.shop, groups.direction
 """
 
 
@@ -121,32 +121,7 @@ def state_path(db: Path) -> Path:
 def _groups(db: Path) -> list[Group]:
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(GROUP_IMPACTS).fetchall()
-    return [
-        Group(
-            group_id,
-            shop,
-            direction,
-            start_at.isoformat(),
-            end_at.isoformat(),
-            n_hours,
-            list(metrics),
-            scenario,
-            root_cause,
-            dict(sorted(impacts.items())),
-        )
-        for (
-            group_id,
-            shop,
-            direction,
-            start_at,
-            end_at,
-            n_hours,
-            metrics,
-            scenario,
-            root_cause,
-            impacts,
-        ) in rows
-    ]
+    return [Group(*fields, dict(sorted(impacts.items()))) for *fields, impacts in rows]
 
 
 def _state(path: Path) -> duckdb.DuckDBPyConnection:
