@@ -18,24 +18,16 @@ from pathlib import Path
 
 import duckdb
 
+from funnel_anomalies import warehouse
 from funnel_anomalies.errors import PipelineError
 
 STATE_SUFFIX = ".alerts.duckdb"
 ORDERS_METRIC = "checkout_completed"
 POST_TIMEOUT_SECONDS = 10
 
-# Each group with its impact per metric: the events gained (positive) or lost over its
-# own anomalous hours, against the expectation.
-GROUP_IMPACTS = """
-    with impacts as (
-        select
-            members.group_id,
-            members.metric,
-            sum(hours.actual - hours.expected) as impact,
-        from fct_anomaly_group_members as members
-        inner join fct_anomaly_hours as hours using (shop, hour_at, metric)
-        group by all
-    )
+# Each group with its impact per metric (warehouse.GROUP_METRIC_IMPACTS).
+GROUP_IMPACTS = f"""
+    with impacts as ({warehouse.GROUP_METRIC_IMPACTS})
     select
         groups.group_id,
         groups.shop,

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
+from funnel_anomalies import warehouse
 from funnel_anomalies.reports import METRIC_ORDER
 
 POSITIVE_COLOR = "#1a9850"
@@ -76,12 +77,11 @@ def read_chart_data(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     # A group's impact: the events it gained or lost against the expectation over its
     # anomalous hours, summed over its metrics, so that one scale ranks every shop's.
     groups = con.execute(
-        """
+        f"""
         with impacts as (
-            select members.group_id, sum(hours.actual - hours.expected) as impact,
-            from fct_anomaly_group_members as members
-            inner join fct_anomaly_hours as hours using (shop, hour_at, metric)
-            group by members.group_id
+            select group_id, sum(impact) as impact,
+            from ({warehouse.GROUP_METRIC_IMPACTS})
+            group by group_id
         )
         select
             groups.group_id, groups.shop, groups.direction, groups.start_at, groups.end_at,

@@ -132,6 +132,20 @@ def write_forecasts(
     con.unregister("forecasts_frame")
 
 
+# Each anomaly group's impact on each of its metrics: the events gained (positive) or lost
+# against the expectation over the group's own anomalous hours. The chart ranks groups by
+# its sum over metrics; alerts report it per metric.
+GROUP_METRIC_IMPACTS = """
+    select
+        members.group_id,
+        members.metric,
+        sum(hours.actual - hours.expected) as impact,
+    from fct_anomaly_group_members as members
+    inner join fct_anomaly_hours as hours using (shop, hour_at, metric)
+    group by all
+"""
+
+
 def anomaly_group_members(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """fct_anomaly_group_members: group_id, shop, hour_at, metric."""
     return con.execute("select group_id, shop, hour_at, metric from fct_anomaly_group_members").df()
